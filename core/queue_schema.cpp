@@ -1,0 +1,128 @@
+// core/queue_schema.cpp — queue.db tables (messages, recipients, delivery_log) and migrations.
+#include "core/queue_schema.hpp"
+
+#include <sqlite3.h>
+
+#include <stdexcept>
+#include <string>
+
+namespace cartero::queue_db {
+
+namespace {
+
+// Step N (1-based) brings the database from user_version N-1 to N. Never edit a released step:
+// append a new one (ALTER TABLE / new table + copy) instead.
+//
+// Design notes for the steps below:
+// - messages.body holds the whole message (Received already prepended, CRLF); the row is
+//   deleted once every recipient is 'delivered', which also removes its recipients (CASCADE).
+// - recipients.kind 'remote' rows stay 'queued' until the outbound scheduler takes them; the
+//   index on (state, kind, next_attempt_at) is the scheduler's "what is due" query.
+// - next_attempt_at = 0 on a 'deferred' row means "no retry scheduled" (e.g. 552 mailbox full,
+//   waiting for the bounce machinery), > 0 is the unix time of the next try.
+// - delivery_log has no foreign key: the log outlives the message it describes.
+constexpr const char* steps[] = {
+    // 1: initial layout
+    R"sql(
+CREATE TABLE messages(
+    id          TEXT PRIMARY KEY,
+    received_at INTEGER NOT NULL,
+    mail_from   TEXT NOT NULL,
+    helo        TEXT NOT NULL DEFAULT '',
+    client_ip   TEXT NOT NULL DEFAULT '',
+    auth_user   TEXT NOT NULL DEFAULT '',
+    size        INTEGER NOT NULL,
+    body        BLOB NOT NULL
+);
+CREATE TABLE recipients(
+    id              INTEGER PRIMARY KEY,
+    message_id      TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    rcpt_to         TEXT NOT NULL,
+    deliver_to      TEXT NOT NULL,
+    kind            TEXT NOT NULL CHECK (kind IN ('local', 'remote')),
+    maildir         TEXT NOT NULL DEFAULT '',
+    quota_bytes     INTEGER NOT NULL DEFAULT 0,
+    state           TEXT NOT NULL DEFAULT 'queued'
+                    CHECK (state IN ('queued', 'delivered', 'deferred', 'failed')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL DEFAULT 0,
+    last_reply      TEXT NOT NULL DEFAULT '',
+    updated_at      INTEGER NOT NULL
+);
+CREATE INDEX recipients_message ON recipients(message_id);
+CREATE INDEX recipients_due ON recipients(state, kind, next_attempt_at);
+CREATE TABLE delivery_log(
+    id         INTEGER PRIMARY KEY,
+    at         INTEGER NOT NULL,
+    message_id TEXT NOT NULL,
+    recipient  TEXT NOT NULL,
+    result     TEXT NOT NULL CHECK (result IN ('delivered', 'deferred', 'failed', 'bounced')),
+    reply      TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX delivery_log_message ON delivery_log(message_id);
+CREATE INDEX delivery_log_recipient ON delivery_log(recipient);
+CREATE INDEX delivery_log_at ON delivery_log(at);
+)sql",
+};
+
+constexpr int step_count = static_cast<int>(sizeof(steps) / sizeof(steps[0]));
+static_assert(step_count == schema_version, "one migration step per schema version");
+
+[[noreturn]] void fail(sqlite3* db, const std::string& what) {
+    throw std::runtime_error("queue.db: " + what + ": " + sqlite3_errmsg(db));
+}
+
+void exec(sqlite3* db, const char* sql, const std::string& what) {
+    char* err = nullptr;
+    if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+        std::string msg = err ? err : sqlite3_errmsg(db);
+        sqlite3_free(err);
+        throw std::runtime_error("queue.db: " + what + ": " + msg);
+    }
+}
+
+int user_version(sqlite3* db) {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, nullptr) != SQLITE_OK)
+        fail(db, "reading the schema version");
+    int v = 0;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW) fail(db, "reading the schema version");
+    return v;
+}
+
+} // namespace
+
+void migrate(sqlite3* db) {
+    if (db == nullptr) throw std::runtime_error("queue.db: migrate called without a database");
+    int current = user_version(db);
+    if (current > schema_version)
+        throw std::runtime_error("queue.db: schema version " + std::to_string(current) +
+                                 " is newer than this build supports (" +
+                                 std::to_string(schema_version) + "); refusing to touch it");
+    while (current < schema_version) {
+        const int next = current + 1;
+        const std::string what = "migration to schema version " + std::to_string(next);
+        // IMMEDIATE: take the write lock first, then re-read the version, so two processes
+        // migrating at once (carteroctl init racing carterod) do not both run a step.
+        exec(db, "BEGIN IMMEDIATE", what);
+        try {
+            if (user_version(db) != current) { // someone else migrated meanwhile
+                exec(db, "COMMIT", what);
+                current = user_version(db);
+                continue;
+            }
+            exec(db, steps[current], what);
+            exec(db, ("PRAGMA user_version = " + std::to_string(next)).c_str(), what);
+            exec(db, "COMMIT", what);
+        } catch (...) {
+            sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+            throw;
+        }
+        current = next;
+    }
+}
+
+} // namespace cartero::queue_db

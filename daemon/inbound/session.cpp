@@ -1,0 +1,369 @@
+// daemon/inbound/session.cpp — the session coroutine: reads bytes, runs the fsm, asks policy,
+// hands complete messages to the queue and answers 250 only after the group commit.
+#include "daemon/inbound/session.hpp"
+
+#include "core/log.hpp"
+#include "core/address_norm.hpp"
+#include "core/password.hpp"
+#include "daemon/inbound/async_enqueue.hpp"
+#include "daemon/mime/received_header.hpp"
+#include "daemon/policy/sender_policy.hpp"
+#include "daemon/smtp/server_fsm.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <ctime>
+
+namespace cartero::inbound {
+
+using net::use_awaitable;
+using tcp = net::ip::tcp;
+constexpr auto nothrow = net::as_tuple(use_awaitable);
+
+session::session(tcp::socket sock, policy::listener_kind kind, shared_state& st, std::string id)
+    : stream_(std::move(sock), *st.stream_tls), deadline_(stream_.get_executor()), st_(st),
+      id_(std::move(id)) {
+    facts_.kind = kind;
+}
+
+session::~session() = default;
+
+void session::arm(std::chrono::seconds timeout) {
+    const auto gen = ++deadline_gen_;
+    deadline_.expires_after(timeout);
+    deadline_.async_wait([this, gen](boost::system::error_code ec) {
+        // A stale expiry (the operation already finished) must not cancel the next one.
+        if (ec || gen != deadline_gen_) return;
+        timed_out_ = true;
+        boost::system::error_code ignored;
+        stream_.next_layer().cancel(ignored);
+    });
+}
+
+void session::disarm() {
+    ++deadline_gen_;
+    deadline_.cancel();
+}
+
+void session::request_stop() {
+    stop_requested_ = true;
+    if (reading_) {
+        boost::system::error_code ignored;
+        stream_.next_layer().cancel(ignored);
+    }
+}
+
+net::awaitable<bool> session::read_more(std::string& into, std::chrono::seconds timeout) {
+    char buf[8192];
+    arm(timeout);
+    reading_ = true;
+    std::size_t n = 0;
+    boost::system::error_code ec;
+    if (tls_)
+        std::tie(ec, n) = co_await stream_.async_read_some(net::buffer(buf), nothrow);
+    else
+        std::tie(ec, n) = co_await stream_.next_layer().async_read_some(net::buffer(buf), nothrow);
+    reading_ = false;
+    disarm();
+    if (n > 0) into.append(buf, n);
+    co_return !ec || n > 0;
+}
+
+net::awaitable<bool> session::flush(std::string& out) {
+    if (out.empty()) co_return true;
+    arm(st_.settings->timeout_command);
+    boost::system::error_code ec;
+    if (tls_)
+        std::tie(ec, std::ignore) = co_await net::async_write(stream_, net::buffer(out), nothrow);
+    else
+        std::tie(ec, std::ignore) =
+            co_await net::async_write(stream_.next_layer(), net::buffer(out), nothrow);
+    disarm();
+    out.clear();
+    co_return !ec;
+}
+
+net::awaitable<bool> session::handshake() {
+    arm(st_.settings->timeout_tls_handshake);
+    auto [ec] = co_await stream_.async_handshake(net::ssl::stream_base::server, nothrow);
+    disarm();
+    if (ec) {
+        log::info("tls_failed", {{"session", id_}, {"ip", facts_.client_ip},
+                                 {"reason", ec.message()}});
+        co_return false;
+    }
+    tls_ = true;
+    tls_version_ = SSL_get_version(stream_.native_handle());
+    tls_cipher_ = SSL_get_cipher_name(stream_.native_handle());
+    log::info("tls", {{"session", id_}, {"version", tls_version_}, {"cipher", tls_cipher_}});
+    co_return true;
+}
+
+namespace {
+
+smtp::server_settings fsm_settings(const inbound_settings& s, policy::listener_kind kind,
+                                   bool have_tls) {
+    smtp::server_settings f;
+    f.hostname = s.hostname;
+    f.max_command_line = s.max_command_line;
+    f.max_text_line = s.max_text_line;
+    f.max_recipients = s.max_recipients;
+    f.max_message_size = s.max_message_size;
+    f.max_bad_commands = s.max_bad_commands;
+    f.tls_available = have_tls;
+    f.tls_active = kind == policy::listener_kind::smtps;
+    f.auth_available = true;
+    f.auth_required = kind != policy::listener_kind::smtp;
+    return f;
+}
+
+// Same mailbox reached twice (two RCPTs, or a forwarder and a direct RCPT): deliver once.
+void add_targets(std::vector<queue::recipient>& into, std::vector<queue::recipient>&& more) {
+    for (auto& t : more) {
+        bool dup = false;
+        for (const auto& have : into)
+            if (have.kind == t.kind && have.deliver_to == t.deliver_to) dup = true;
+        if (!dup) into.push_back(std::move(t));
+    }
+}
+
+} // namespace
+
+net::awaitable<void> session::run() {
+    auto self = shared_from_this();
+    auto settings = st_.settings; // this session keeps the settings it started with
+    boost::system::error_code ec;
+    auto remote = stream_.next_layer().remote_endpoint(ec);
+    if (ec) co_return;
+    auto addr = remote.address();
+    if (addr.is_v6() && addr.to_v6().is_v4_mapped())
+        addr = net::ip::make_address_v4(net::ip::v4_mapped, addr.to_v6());
+    facts_.client_ip = addr.to_string();
+    facts_.trusted_network = settings->trusted_networks.contains(facts_.client_ip);
+    const std::string kind_name(policy::to_string(facts_.kind));
+
+    std::string out;
+    if (!st_.limiter.try_acquire(facts_.client_ip)) {
+        log::warn("connection_refused",
+                  {{"session", id_}, {"ip", facts_.client_ip}, {"reason", "too many connections"}});
+        if (facts_.kind == policy::listener_kind::smtps && st_.tls && !(co_await handshake()))
+            co_return;
+        out = reply(421, "4.7.0", settings->hostname + " Too many connections, try again later")
+                  .wire();
+        co_await flush(out);
+        co_return;
+    }
+    struct release_guard {
+        shared_state& st;
+        std::string ip;
+        ~release_guard() { st.limiter.release(ip); }
+    } guard{st_, facts_.client_ip};
+
+    log::info("connect", {{"session", id_}, {"ip", facts_.client_ip}, {"listener", kind_name},
+                          {"trusted", facts_.trusted_network ? "yes" : "no"}});
+    if (facts_.kind == policy::listener_kind::smtps) {
+        if (!st_.tls || !(co_await handshake())) co_return;
+    }
+
+    smtp::server_fsm fsm(fsm_settings(*settings, facts_.kind, st_.tls != nullptr));
+    std::string in;
+    std::vector<queue::recipient> targets;
+    std::optional<std::uint64_t> declared_size;
+    std::size_t messages = 0;
+    const char* end_reason = "quit";
+
+    for (bool running = true; running;) {
+        auto a = fsm.next();
+        switch (a.kind) {
+        case smtp::action_kind::send:
+            out += a.out;
+            if (out.size() > 16384 && !(co_await flush(out))) {
+                end_reason = "write failed";
+                running = false;
+            }
+            break;
+        case smtp::action_kind::need_input: {
+            if (!(co_await flush(out))) {
+                end_reason = "write failed";
+                running = false;
+                break;
+            }
+            if (stop_requested_) {
+                fsm.shutdown(reply(421, "4.3.2", settings->hostname + " Service shutting down"));
+                end_reason = "shutdown";
+                break;
+            }
+            in.clear();
+            if (co_await read_more(in, settings->timeout_command)) {
+                fsm.feed(in);
+            } else if (timed_out_) {
+                fsm.shutdown(reply(421, "4.4.2", settings->hostname + " Timeout, closing"));
+                end_reason = "timeout";
+            } else if (stop_requested_) {
+                fsm.shutdown(reply(421, "4.3.2", settings->hostname + " Service shutting down"));
+                end_reason = "shutdown";
+            } else {
+                fsm.eof();
+                end_reason = "peer closed";
+            }
+            break;
+        }
+        case smtp::action_kind::check_helo:
+            fsm.helo_result(reply(250, "", settings->hostname));
+            break;
+        case smtp::action_kind::check_sender: {
+            targets.clear();
+            declared_size.reset(); // SIZE= from MAIL (RFC 1870), for the quota check at RCPT
+            for (const auto& p : a.params)
+                if (p.keyword == "SIZE") declared_size = std::strtoull(p.value.c_str(), nullptr, 10);
+            auto r = policy::check_sender(*st_.config, facts_, a.addr);
+            log::info("mail_from", {{"session", id_}, {"from", a.addr.address()},
+                                    {"result", r.summary()}});
+            fsm.sender_result(r);
+            break;
+        }
+        case smtp::action_kind::check_recipient: {
+            auto res = st_.resolver->resolve(*st_.config, facts_, a.addr, declared_size);
+            log::info("rcpt_to", {{"session", id_}, {"to", a.addr.address()},
+                                  {"result", res.answer.summary()}});
+            if (res.answer.positive()) add_targets(targets, std::move(res.targets));
+            fsm.recipient_result(res.answer);
+            break;
+        }
+        case smtp::action_kind::authenticate: {
+            auto& throttle = st_.auth_throttle;
+            if (throttle.refused(facts_.client_ip)) {
+                log::warn("auth_refused", {{"session", id_}, {"ip", facts_.client_ip},
+                                           {"user", a.username},
+                                           {"reason", "too many failures"}});
+                // Refused outright: say why and end the session (the client retrying on the same
+                // connection would only be refused again).
+                fsm.shutdown(reply(421, "4.7.0",
+                                   "Too many authentication failures from your address, "
+                                   "try again later"));
+                end_reason = "auth refused";
+                break;
+            }
+            if (auto d = throttle.delay(facts_.client_ip); d.count() > 0) {
+                net::steady_timer t(stream_.get_executor(), d);
+                co_await t.async_wait(nothrow);
+            }
+            auto user = names::normalize_address(a.username);
+            std::string hash;
+            if (user.ok) {
+                auto cfg = st_.config;
+                if (auto mb = cfg->mailboxes.find(user.value);
+                    mb != cfg->mailboxes.end() && mb->second.enabled)
+                    hash = mb->second.password_hash;
+            }
+            // Hash even for unknown users so timing does not reveal which accounts exist.
+            bool ok = co_await net::co_spawn(
+                *st_.blocking_pool,
+                [password = std::move(a.password), hash]() -> net::awaitable<bool> {
+                    static const std::string dummy = password::hash_password("cartero-dummy");
+                    const bool known = !hash.empty();
+                    const bool match =
+                        password::verify_password(password, known ? hash : dummy);
+                    co_return known && match;
+                },
+                use_awaitable);
+            if (ok) {
+                facts_.auth_user = user.value;
+                log::info("auth", {{"session", id_}, {"ip", facts_.client_ip},
+                                   {"user", user.value}, {"mechanism", a.mechanism},
+                                   {"result", "ok"}});
+            } else {
+                throttle.record_failure(facts_.client_ip);
+                log::warn("auth", {{"session", id_}, {"ip", facts_.client_ip},
+                                   {"user", a.username}, {"mechanism", a.mechanism},
+                                   {"result", "failed"}});
+            }
+            fsm.auth_result(ok, ok ? user.value : std::string());
+            break;
+        }
+        case smtp::action_kind::start_tls:
+            if (!(co_await flush(out)) || !st_.tls || !(co_await handshake())) {
+                end_reason = "tls failed";
+                running = false;
+                break;
+            }
+            facts_.auth_user.reset();
+            fsm.tls_started();
+            break;
+        case smtp::action_kind::deliver: {
+            const auto& env = *a.env;
+            queue::message m;
+            m.id = queue::new_queue_id();
+            m.mail_from = env.mail_from.null_path ? std::string() : env.mail_from.address();
+            m.helo = env.helo;
+            m.client_ip = facts_.client_ip;
+            m.auth_user = facts_.auth_user.value_or("");
+            m.received_at = static_cast<std::int64_t>(std::time(nullptr));
+            mime::received_info ri;
+            ri.helo = env.helo;
+            ri.client_ip = facts_.client_ip;
+            ri.by_host = settings->hostname;
+            ri.tls = tls_;
+            ri.authenticated = facts_.auth_user.has_value();
+            ri.tls_version = tls_version_;
+            ri.tls_cipher = tls_cipher_;
+            ri.queue_id = m.id;
+            if (env.recipients.size() == 1) ri.single_recipient = env.recipients[0].address();
+            ri.when = m.received_at;
+            std::string header = mime::received_header(ri);
+            m.body.reserve(header.size() + a.message->size());
+            m.body = std::move(header);
+            m.body += *a.message;
+            m.rcpts = targets;
+
+            // DESIGN.md: one recipient over quota is refused now; with several, the others
+            // get it and the full mailbox's copy waits for the bounce machinery.
+            if (m.rcpts.size() == 1 && m.rcpts[0].kind == queue::rcpt_kind::local &&
+                m.rcpts[0].quota_bytes > 0 && st_.quota &&
+                !st_.quota(m.rcpts[0].maildir, m.rcpts[0].quota_bytes, m.body.size())) {
+                auto r = reply(552, "5.2.2", "Mailbox full: message exceeds the quota");
+                log::info("rejected", {{"session", id_}, {"reason", r.summary()}});
+                fsm.deliver_result(r);
+                break;
+            }
+            const std::string id = m.id;
+            const std::size_t size = m.body.size(), nrcpt = m.rcpts.size();
+            const std::string from = m.mail_from;
+            auto err = co_await async_enqueue(*st_.store, std::move(m), use_awaitable);
+            if (err) {
+                log::error("queue_failed", {{"session", id_}, {"queue_id", id}, {"error", *err}});
+                fsm.deliver_result(reply(451, "4.3.0", "Local error in processing, try again"));
+            } else {
+                ++messages;
+                ++st_.messages_accepted;
+                log::info("queued", {{"session", id_}, {"queue_id", id}, {"from", from},
+                                     {"recipients", std::to_string(nrcpt)},
+                                     {"size", std::to_string(size)}});
+                fsm.deliver_result(reply(250, "2.0.0", "Ok: queued as " + id));
+            }
+            targets.clear();
+            break;
+        }
+        case smtp::action_kind::close:
+            co_await flush(out);
+            running = false;
+            break;
+        }
+    }
+    boost::system::error_code ignored;
+    if (tls_) {
+        arm(std::chrono::seconds(2));
+        co_await stream_.async_shutdown(nothrow);
+        disarm();
+    }
+    stream_.next_layer().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.next_layer().close(ignored);
+    log::info("disconnect", {{"session", id_}, {"ip", facts_.client_ip}, {"reason", end_reason},
+                             {"messages", std::to_string(messages)}});
+}
+
+} // namespace cartero::inbound

@@ -1,0 +1,55 @@
+// daemon/inbound/session.hpp — one SMTP connection: a thin coroutine around smtp::server_fsm.
+#pragma once
+
+#include "daemon/inbound/shared_state.hpp"
+#include "daemon/policy/session_facts.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace cartero::inbound {
+
+namespace net = boost::asio;
+
+// Lifetime: owned by its coroutine (shared_ptr); registered with the server for shutdown.
+// Every read and write has a deadline (RFC 5321 §4.5.3.2); a deadline or a shutdown cancels
+// the socket and the coroutine decides what to say (421) from the flags.
+class session : public std::enable_shared_from_this<session> {
+public:
+    session(net::ip::tcp::socket sock, policy::listener_kind kind, shared_state& st,
+            std::string id);
+    ~session();
+
+    net::awaitable<void> run();
+    // Server shutdown: a session waiting for a command gets 421 and closes; one in the middle
+    // of a transfer loses its transfer (nothing was acknowledged, so nothing is lost).
+    void request_stop();
+
+private:
+    net::awaitable<bool> read_more(std::string& into, std::chrono::seconds timeout);
+    net::awaitable<bool> flush(std::string& out);
+    net::awaitable<bool> handshake();
+    void arm(std::chrono::seconds timeout);
+    void disarm();
+
+    net::ssl::stream<net::ip::tcp::socket> stream_;
+    net::steady_timer deadline_;
+    std::uint64_t deadline_gen_ = 0;
+    bool tls_ = false;
+    bool timed_out_ = false;
+    bool stop_requested_ = false;
+    bool reading_ = false;
+    policy::session_facts facts_;
+    shared_state& st_;
+    std::string id_;
+    std::string tls_version_, tls_cipher_;
+};
+
+} // namespace cartero::inbound

@@ -1,0 +1,575 @@
+// daemon/queue/queue_store.cpp — queue::store on SQLite: one writer thread, group commit, marks.
+#include "daemon/queue/queue_store.hpp"
+
+#include "core/log.hpp"
+#include "core/queue_schema.hpp"
+
+#include <sqlite3.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <fcntl.h>
+#include <future>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <thread>
+#include <unistd.h>
+
+namespace cartero::queue {
+
+namespace {
+
+std::int64_t unix_now() {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// A new directory entry (queue.db, its -wal and -shm) is durable only once the directory
+// itself is fsync'd: without it a crash can leave a synced file with no name.
+void fsync_dir(const std::filesystem::path& dir) {
+    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        throw std::runtime_error("cannot open directory " + dir.string() + ": " +
+                                 std::strerror(errno));
+    int rc = ::fsync(fd);
+    int err = errno;
+    ::close(fd);
+    if (rc != 0)
+        throw std::runtime_error("cannot fsync directory " + dir.string() + ": " +
+                                 std::strerror(err));
+}
+
+// A prepared statement, reused for the life of the store (reset after every use).
+class stmt {
+public:
+    stmt() = default;
+    stmt(sqlite3* db, const char* sql) : db_(db) {
+        if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st_, nullptr) != SQLITE_OK)
+            throw std::runtime_error(std::string("preparing `") + sql + "`: " + sqlite3_errmsg(db));
+    }
+    stmt(const stmt&) = delete;
+    stmt& operator=(const stmt&) = delete;
+    stmt& operator=(stmt&& o) noexcept {
+        std::swap(db_, o.db_);
+        std::swap(st_, o.st_);
+        return *this;
+    }
+    ~stmt() { sqlite3_finalize(st_); }
+
+    void bind(int i, std::int64_t v) { sqlite3_bind_int64(st_, i, v); }
+    // SQLITE_STATIC: the caller keeps the bytes alive until reset() (no copy of bodies).
+    void bind(int i, std::string_view v) {
+        sqlite3_bind_text(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+    }
+    void bind_blob(int i, std::string_view v) {
+        sqlite3_bind_blob(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+    }
+    // SQLITE_ROW, SQLITE_DONE or an error code.
+    int step() { return sqlite3_step(st_); }
+    void reset() {
+        sqlite3_reset(st_);
+        sqlite3_clear_bindings(st_);
+    }
+    std::int64_t int64(int col) const { return sqlite3_column_int64(st_, col); }
+    std::string text(int col) const {
+        auto p = reinterpret_cast<const char*>(sqlite3_column_text(st_, col));
+        return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(st_, col)))
+                 : std::string();
+    }
+    std::string blob(int col) const {
+        auto p = static_cast<const char*>(sqlite3_column_blob(st_, col));
+        return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(st_, col)))
+                 : std::string();
+    }
+    // Runs a statement that returns no rows; throws on error.
+    void run(const char* what) {
+        int rc = step();
+        reset();
+        if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+            throw std::runtime_error(std::string(what) + ": " + sqlite3_errstr(rc) + ": " +
+                                     sqlite3_errmsg(db_));
+    }
+
+private:
+    sqlite3* db_ = nullptr;
+    sqlite3_stmt* st_ = nullptr;
+};
+
+struct db_handle {
+    sqlite3* db = nullptr;
+    ~db_handle() { sqlite3_close_v2(db); }
+};
+
+class sqlite_store final : public store {
+public:
+    sqlite_store(const store_settings& s) : settings_(s) {
+        if (settings_.max_batch == 0) settings_.max_batch = 1;
+        const auto path = settings_.queue_db;
+        const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+        auto fail = [&](const std::string& why) -> std::runtime_error {
+            return std::runtime_error("queue.db " + path.string() + ": " + why);
+        };
+
+        std::error_code ec;
+        if (!std::filesystem::exists(dir, ec)) {
+            std::filesystem::create_directories(dir, ec);
+            if (ec) throw fail("cannot create directory " + dir.string() + ": " + ec.message());
+            auto parent = std::filesystem::absolute(dir, ec).parent_path();
+            try {
+                fsync_dir(parent);
+            } catch (const std::exception& e) {
+                throw fail(e.what());
+            }
+        }
+
+        int rc = sqlite3_open_v2(path.c_str(), &h_.db,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                     SQLITE_OPEN_NOMUTEX,
+                                 nullptr);
+        if (rc != SQLITE_OK)
+            throw fail(h_.db ? sqlite3_errmsg(h_.db) : sqlite3_errstr(rc));
+        sqlite3_extended_result_codes(h_.db, 1);
+        // carteroctl init may hold the write lock for a moment while it migrates.
+        sqlite3_busy_timeout(h_.db, settings_.busy_timeout_ms);
+        try {
+            exec_checked("PRAGMA journal_mode=WAL", "wal");
+            exec("PRAGMA synchronous=FULL");
+            exec("PRAGMA foreign_keys=ON");
+            queue_db::migrate(h_.db);
+            // The migration wrote, so queue.db and queue.db-wal exist now: make their names
+            // durable before the first 250 can depend on them.
+            fsync_dir(dir);
+            prepare();
+        } catch (const std::exception& e) {
+            throw fail(e.what());
+        }
+        writer_ = std::thread([this] { run(); });
+    }
+
+    ~sqlite_store() override { stop(); }
+
+    void enqueue(message m, done_fn done) override {
+        {
+            std::lock_guard lk(mu_);
+            if (!stopping_) {
+                in_.push_back({std::make_shared<message>(std::move(m)), std::move(done)});
+                ++enqueued_seq_;
+                cv_.notify_one();
+                return;
+            }
+        }
+        done(std::string("queue is stopped"));
+    }
+
+    void stop() override {
+        {
+            std::lock_guard lk(mu_);
+            if (stopping_ && !writer_.joinable()) return;
+            stopping_ = true;
+            cv_.notify_one();
+        }
+        if (writer_.joinable()) writer_.join();
+    }
+
+    std::uint64_t commits() const override { return commits_.load(); }
+    std::uint64_t messages_committed() const override { return committed_.load(); }
+
+    void set_on_committed(committed_fn fn) override {
+        std::lock_guard lk(hook_mu_);
+        on_committed_ = std::move(fn);
+    }
+
+    std::vector<pending_message> load_pending_local() override {
+        std::promise<std::vector<pending_message>> p;
+        auto f = p.get_future();
+        post([this, &p] {
+            try {
+                p.set_value(do_load_pending_local());
+            } catch (...) {
+                p.set_exception(std::current_exception());
+            }
+        }, [&p] { p.set_exception(std::make_exception_ptr(std::runtime_error("queue is stopped"))); });
+        return f.get();
+    }
+
+    void mark_delivered(std::vector<std::int64_t> row_ids) override {
+        std::lock_guard lk(mu_);
+        for (auto id : row_ids) marks_.push_back({id, true, {}, 0});
+        cv_.notify_one();
+    }
+
+    void mark_deferred(std::int64_t row_id, std::string reply,
+                       std::int64_t next_attempt_at) override {
+        std::lock_guard lk(mu_);
+        marks_.push_back({row_id, false, std::move(reply), next_attempt_at});
+        cv_.notify_one();
+    }
+
+    void flush() override {
+        std::promise<void> p;
+        auto f = p.get_future();
+        post([&p] { p.set_value(); }, [&p] { p.set_value(); });
+        f.get();
+    }
+
+private:
+    struct pending {
+        std::shared_ptr<message> msg;
+        done_fn done;
+    };
+    struct mark {
+        std::int64_t row_id;
+        bool delivered;
+        std::string reply;
+        std::int64_t next_attempt_at;
+    };
+    struct task {
+        std::uint64_t after_seq; // run once this many enqueues were processed
+        std::function<void()> fn;
+    };
+
+    void exec(const char* sql) {
+        char* err = nullptr;
+        if (sqlite3_exec(h_.db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+            std::string msg = err ? err : sqlite3_errmsg(h_.db);
+            sqlite3_free(err);
+            throw std::runtime_error(std::string(sql) + ": " + msg);
+        }
+    }
+    // Runs a one-row pragma and checks its answer (journal_mode reports what it really set).
+    void exec_checked(const char* sql, std::string_view expect) {
+        stmt st(h_.db, sql);
+        int rc = st.step();
+        std::string got = rc == SQLITE_ROW ? st.text(0) : std::string(sqlite3_errmsg(h_.db));
+        if (got != expect)
+            throw std::runtime_error(std::string(sql) + " gave `" + got + "`");
+    }
+
+    void prepare() {
+        begin_ = stmt(h_.db, "BEGIN IMMEDIATE");
+        commit_ = stmt(h_.db, "COMMIT");
+        rollback_ = stmt(h_.db, "ROLLBACK");
+        sync_full_ = stmt(h_.db, "PRAGMA synchronous=FULL");
+        sync_normal_ = stmt(h_.db, "PRAGMA synchronous=NORMAL");
+        insert_message_ = stmt(h_.db,
+            "INSERT INTO messages(id, received_at, mail_from, helo, client_ip, auth_user, size, "
+            "body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+        insert_rcpt_ = stmt(h_.db,
+            "INSERT INTO recipients(message_id, rcpt_to, deliver_to, kind, maildir, quota_bytes, "
+            "state, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7)");
+        mark_ = stmt(h_.db,
+            "UPDATE recipients SET state = ?2, attempts = attempts + 1, last_reply = ?3, "
+            "next_attempt_at = ?4, updated_at = ?5 WHERE id = ?1 RETURNING message_id, deliver_to");
+        insert_log_ = stmt(h_.db,
+            "INSERT INTO delivery_log(at, message_id, recipient, result, reply) "
+            "VALUES (?1, ?2, ?3, ?4, ?5)");
+        delete_done_ = stmt(h_.db,
+            "DELETE FROM messages WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM recipients "
+            "WHERE message_id = ?1 AND state <> 'delivered')");
+        load_local_ = stmt(h_.db,
+            "SELECT r.id, r.rcpt_to, r.deliver_to, r.maildir, r.quota_bytes, m.id, "
+            "m.received_at, m.mail_from, m.helo, m.client_ip, m.auth_user, m.body "
+            "FROM recipients r JOIN messages m ON m.id = r.message_id "
+            "WHERE r.kind = 'local' AND (r.state = 'queued' OR "
+            "(r.state = 'deferred' AND r.next_attempt_at > 0)) ORDER BY m.id, r.id");
+    }
+
+    // Hands fn to the writer thread; it runs after every enqueue made before this call has been
+    // committed (or failed). `refused` runs instead, on this thread, once the store is stopped.
+    void post(std::function<void()> fn, const std::function<void()>& refused) {
+        {
+            std::lock_guard lk(mu_);
+            if (!stopping_) {
+                tasks_.push_back({enqueued_seq_, std::move(fn)});
+                cv_.notify_one();
+                return;
+            }
+        }
+        refused();
+    }
+
+    void run() {
+        std::vector<pending> batch;
+        std::vector<mark> marks;
+        std::vector<task> tasks;
+        for (;;) {
+            {
+                std::unique_lock lk(mu_);
+                cv_.wait(lk, [&] {
+                    return stopping_ || !in_.empty() || !marks_.empty() || ready_task();
+                });
+                if (stopping_ && in_.empty() && marks_.empty() && tasks_.empty()) return;
+                const std::size_t n = std::min(in_.size(), settings_.max_batch);
+                for (std::size_t i = 0; i < n; ++i) {
+                    batch.push_back(std::move(in_.front()));
+                    in_.pop_front();
+                }
+                taken_seq_ += n;
+                marks.swap(marks_);
+                // Tasks wait for the enqueues posted before them (flush() semantics).
+                auto it = tasks_.begin();
+                while (it != tasks_.end() && it->after_seq <= taken_seq_) ++it;
+                tasks.assign(std::make_move_iterator(tasks_.begin()), std::make_move_iterator(it));
+                tasks_.erase(tasks_.begin(), it);
+            }
+            if (!batch.empty()) write_batch(batch);
+            if (!marks.empty()) write_marks(marks);
+            for (auto& t : tasks) t.fn();
+            batch.clear();
+            marks.clear();
+            tasks.clear();
+        }
+    }
+
+    bool ready_task() const { return !tasks_.empty() && tasks_.front().after_seq <= taken_seq_; }
+
+    // Inserts one message and its recipients; returns the sqlite result code of the first
+    // failing step (SQLITE_DONE when all went in).
+    int insert_one(const message& m, std::int64_t now, std::vector<std::int64_t>& row_ids) {
+        insert_message_.bind(1, m.id);
+        insert_message_.bind(2, m.received_at);
+        insert_message_.bind(3, m.mail_from);
+        insert_message_.bind(4, m.helo);
+        insert_message_.bind(5, m.client_ip);
+        insert_message_.bind(6, m.auth_user);
+        insert_message_.bind(7, static_cast<std::int64_t>(m.body.size()));
+        insert_message_.bind_blob(8, m.body);
+        int rc = insert_message_.step();
+        insert_message_.reset();
+        if (rc != SQLITE_DONE) return rc;
+        for (const auto& r : m.rcpts) {
+            insert_rcpt_.bind(1, m.id);
+            insert_rcpt_.bind(2, r.rcpt_to);
+            insert_rcpt_.bind(3, r.deliver_to);
+            insert_rcpt_.bind(4, r.kind == rcpt_kind::local ? std::string_view("local")
+                                                             : std::string_view("remote"));
+            insert_rcpt_.bind(5, r.maildir);
+            insert_rcpt_.bind(6, static_cast<std::int64_t>(r.quota_bytes));
+            insert_rcpt_.bind(7, now);
+            rc = insert_rcpt_.step();
+            insert_rcpt_.reset();
+            if (rc != SQLITE_DONE) return rc;
+            row_ids.push_back(sqlite3_last_insert_rowid(h_.db));
+        }
+        return SQLITE_DONE;
+    }
+
+    // One transaction, one COMMIT (= one WAL fsync under synchronous=FULL) for the whole batch.
+    // A constraint error (duplicate id, empty field rejected by a CHECK) fails only its message:
+    // the transaction is rolled back and redone without it (rare path, no per-message savepoint
+    // cost on the common one). Any other error fails the whole batch; nothing of it is visible.
+    void write_batch(std::vector<pending>& batch) {
+        const std::int64_t now = unix_now();
+        std::vector<std::optional<std::string>> errors(batch.size());
+        std::vector<std::vector<std::int64_t>> row_ids(batch.size());
+        std::optional<std::string> batch_error;
+
+        for (bool retry = true; retry;) {
+            retry = false;
+            int rc = begin_.step();
+            begin_.reset();
+            if (rc != SQLITE_DONE) {
+                batch_error = std::string("queue.db BEGIN: ") + sqlite3_errmsg(h_.db);
+                break;
+            }
+            for (std::size_t i = 0; i < batch.size() && !retry && !batch_error; ++i) {
+                if (errors[i]) continue;
+                row_ids[i].clear();
+                rc = insert_one(*batch[i].msg, now, row_ids[i]);
+                if (rc == SQLITE_DONE) continue;
+                std::string why = std::string("queue.db insert: ") + sqlite3_errmsg(h_.db);
+                if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+                    errors[i] = why;
+                    retry = true;
+                } else {
+                    batch_error = why;
+                }
+            }
+            if (retry || batch_error) {
+                rollback_.step();
+                rollback_.reset();
+                continue;
+            }
+            rc = commit_.step();
+            commit_.reset();
+            if (rc != SQLITE_DONE) {
+                batch_error = std::string("queue.db COMMIT: ") + sqlite3_errmsg(h_.db);
+                // A failed COMMIT may leave the transaction open; ROLLBACK so the next batch
+                // starts clean. None of this batch is visible.
+                if (!sqlite3_get_autocommit(h_.db)) {
+                    rollback_.step();
+                    rollback_.reset();
+                }
+            }
+        }
+
+        std::size_t ok = 0;
+        if (!batch_error) {
+            for (auto& e : errors) ok += e ? 0 : 1;
+            ++commits_;
+            committed_ += ok;
+        } else {
+            log::error("queue_commit_failed", {{"messages", std::to_string(batch.size())},
+                                               {"error", *batch_error}});
+        }
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            std::optional<std::string> err = batch_error ? batch_error : errors[i];
+            if (err && !batch_error)
+                log::error("queue_insert_failed", {{"queue_id", batch[i].msg->id}, {"error", *err}});
+            try {
+                batch[i].done(std::move(err));
+            } catch (const std::exception& e) {
+                log::error("queue_done_threw", {{"queue_id", batch[i].msg->id}, {"error", e.what()}});
+            }
+        }
+        if (batch_error || ok == 0) return;
+        committed_fn hook;
+        {
+            std::lock_guard lk(hook_mu_);
+            hook = on_committed_;
+        }
+        if (!hook) return;
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            if (errors[i]) continue;
+            try {
+                hook(std::const_pointer_cast<const message>(batch[i].msg), std::move(row_ids[i]));
+            } catch (const std::exception& e) {
+                log::error("queue_hook_threw", {{"queue_id", batch[i].msg->id}, {"error", e.what()}});
+            }
+        }
+    }
+
+    // Delivery results: synchronous=NORMAL (see the header for why that is enough). A failure
+    // leaves the rows 'queued': the next start redelivers and the Maildir writer skips.
+    void write_marks(const std::vector<mark>& marks) {
+        const std::int64_t now = unix_now();
+        try {
+            sync_normal_.run("PRAGMA synchronous=NORMAL");
+            begin_.run("BEGIN");
+            std::set<std::string> touched;
+            for (const auto& m : marks) {
+                const std::string reply = m.delivered ? std::string("250 2.0.0 Delivered") : m.reply;
+                mark_.bind(1, m.row_id);
+                mark_.bind(2, m.delivered ? std::string_view("delivered")
+                                          : std::string_view("deferred"));
+                mark_.bind(3, reply);
+                mark_.bind(4, m.delivered ? 0 : m.next_attempt_at);
+                mark_.bind(5, now);
+                int rc = mark_.step();
+                if (rc == SQLITE_ROW) {
+                    std::string message_id = mark_.text(0);
+                    std::string to = mark_.text(1);
+                    mark_.reset();
+                    insert_log_.bind(1, now);
+                    insert_log_.bind(2, message_id);
+                    insert_log_.bind(3, to);
+                    insert_log_.bind(4, m.delivered ? std::string_view("delivered")
+                                                    : std::string_view("deferred"));
+                    insert_log_.bind(5, reply);
+                    insert_log_.run("delivery_log insert");
+                    if (m.delivered) touched.insert(std::move(message_id));
+                } else {
+                    mark_.reset();
+                    if (rc != SQLITE_DONE) // DONE: row already gone (message deleted)
+                        throw std::runtime_error(std::string("recipient update: ") +
+                                                 sqlite3_errmsg(h_.db));
+                }
+            }
+            for (const auto& id : touched) {
+                delete_done_.bind(1, id);
+                delete_done_.run("delete delivered message");
+            }
+            commit_.run("COMMIT");
+        } catch (const std::exception& e) {
+            if (!sqlite3_get_autocommit(h_.db)) {
+                rollback_.step();
+                rollback_.reset();
+            }
+            log::error("queue_mark_failed", {{"marks", std::to_string(marks.size())},
+                                             {"error", e.what()}});
+        }
+        try {
+            sync_full_.run("PRAGMA synchronous=FULL");
+        } catch (const std::exception& e) {
+            log::error("queue_pragma_failed", {{"error", e.what()}});
+        }
+    }
+
+    std::vector<pending_message> do_load_pending_local() {
+        std::vector<pending_message> out;
+        std::shared_ptr<message> cur;
+        std::vector<std::int64_t> ids;
+        auto flush_cur = [&] {
+            if (cur) out.push_back({std::move(cur), std::move(ids)});
+            cur.reset();
+            ids.clear();
+        };
+        for (;;) {
+            int rc = load_local_.step();
+            if (rc == SQLITE_DONE) break;
+            if (rc != SQLITE_ROW) {
+                std::string err = sqlite3_errmsg(h_.db);
+                load_local_.reset();
+                throw std::runtime_error("queue.db: loading pending local recipients: " + err);
+            }
+            std::string mid = load_local_.text(5);
+            if (!cur || cur->id != mid) {
+                flush_cur();
+                cur = std::make_shared<message>();
+                cur->id = std::move(mid);
+                cur->received_at = load_local_.int64(6);
+                cur->mail_from = load_local_.text(7);
+                cur->helo = load_local_.text(8);
+                cur->client_ip = load_local_.text(9);
+                cur->auth_user = load_local_.text(10);
+                cur->body = load_local_.blob(11);
+            }
+            recipient r;
+            r.rcpt_to = load_local_.text(1);
+            r.deliver_to = load_local_.text(2);
+            r.kind = rcpt_kind::local;
+            r.maildir = load_local_.text(3);
+            r.quota_bytes = static_cast<std::uint64_t>(load_local_.int64(4));
+            cur->rcpts.push_back(std::move(r));
+            ids.push_back(load_local_.int64(0));
+        }
+        load_local_.reset();
+        flush_cur();
+        return out;
+    }
+
+    store_settings settings_;
+    db_handle h_; // declared before the statements: they are finalized first
+    stmt begin_, commit_, rollback_, sync_full_, sync_normal_;
+    stmt insert_message_, insert_rcpt_, mark_, insert_log_, delete_done_, load_local_;
+
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::deque<pending> in_;
+    std::vector<mark> marks_;
+    std::deque<task> tasks_;
+    std::uint64_t enqueued_seq_ = 0; // enqueues accepted so far
+    std::uint64_t taken_seq_ = 0;    // enqueues the writer has taken (and then written)
+    bool stopping_ = false;
+
+    std::mutex hook_mu_;
+    committed_fn on_committed_;
+
+    std::atomic<std::uint64_t> commits_{0};
+    std::atomic<std::uint64_t> committed_{0};
+    std::thread writer_;
+};
+
+} // namespace
+
+std::unique_ptr<store> store::open(const store_settings& s) {
+    return std::make_unique<sqlite_store>(s);
+}
+
+} // namespace cartero::queue
