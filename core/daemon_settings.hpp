@@ -96,9 +96,10 @@ struct setting_doc {
     std::string_view name;
     std::string_view type;          // "size", "duration", "count", "listen", ...
     std::string_view default_value; // as written in the file; repeatable keys: ";"-separated
-    std::string_view bounds;        // "" or e.g. "1..100000"
+    std::uint64_t min = 0;          // bounds for size (octets), duration (seconds) and count;
+    std::uint64_t max = 0;          // both 0 = unbounded or not numeric
     std::string_view doc;
-    bool repeatable;
+    bool repeatable = false;
 };
 std::span<const setting_doc> settings_table();
 

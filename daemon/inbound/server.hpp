@@ -5,6 +5,7 @@
 #include "daemon/inbound/shared_state.hpp"
 #include "daemon/policy/session_facts.hpp"
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 

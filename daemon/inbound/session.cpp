@@ -144,7 +144,7 @@ net::awaitable<void> session::run() {
         addr = net::ip::make_address_v4(net::ip::v4_mapped, addr.to_v6());
     facts_.client_ip = addr.to_string();
     facts_.trusted_network = settings->trusted_networks.contains(facts_.client_ip);
-    const std::string kind_name(policy::to_string(facts_.kind));
+    const std::string kind_name(config::to_string(facts_.kind));
 
     std::string out;
     if (!st_.limiter.try_acquire(facts_.client_ip)) {

@@ -1,36 +1,24 @@
-// daemon/policy/network_list.hpp — a set of CIDR networks (trusted_network) and membership tests.
+// daemon/policy/network_list.hpp — the trusted networks, tested against a client's textual IP.
 #pragma once
 
-#include <array>
-#include <cstdint>
-#include <optional>
-#include <string>
+#include "core/daemon_settings.hpp"
+
 #include <string_view>
 #include <vector>
 
 namespace cartero::policy {
 
-// One network in 16-byte form (IPv4 as ::ffff:a.b.c.d so one matcher serves both families).
-struct network {
-    std::array<std::uint8_t, 16> addr{};
-    unsigned prefix = 0; // in the 128-bit space
-};
-
-// Parses "192.0.2.0/24", "2001:db8::/32", or a single address (full-length prefix).
-std::optional<network> parse_network(std::string_view cidr);
-// Parses an address (no brackets) into the 16-byte form.
-std::optional<std::array<std::uint8_t, 16>> parse_ip(std::string_view ip);
-
+// Networks come parsed and validated from the settings (config::parse_cidr); this adds the
+// test a session needs: "is this peer address inside any of them?"
 class network_list {
 public:
     network_list() = default;
-    // Throws std::invalid_argument naming the bad entry.
-    explicit network_list(const std::vector<std::string>& cidrs);
-    bool contains(std::string_view ip) const;
+    explicit network_list(std::vector<config::cidr> nets) : nets_(std::move(nets)) {}
+    bool contains(std::string_view ip) const; // false for text that is no IP address
     bool empty() const { return nets_.empty(); }
 
 private:
-    std::vector<network> nets_;
+    std::vector<config::cidr> nets_;
 };
 
 } // namespace cartero::policy

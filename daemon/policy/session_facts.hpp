@@ -1,18 +1,16 @@
 // daemon/policy/session_facts.hpp — what policy decisions know about the SMTP session.
 #pragma once
 
+#include "core/daemon_settings.hpp"
+
 #include <optional>
 #include <string>
-#include <string_view>
 
 namespace cartero::policy {
 
 // The listener a session came in on (DESIGN.md: smtp = MX on 25, submission = 587/2525 with
-// STARTTLS then AUTH, smtps = 465 implicit TLS with AUTH).
-enum class listener_kind { smtp, submission, smtps };
-
-std::string_view to_string(listener_kind k);
-std::optional<listener_kind> listener_kind_from(std::string_view name);
+// STARTTLS then AUTH, smtps = 465 implicit TLS with AUTH). Declared with the settings table.
+using config::listener_kind;
 
 struct session_facts {
     listener_kind kind = listener_kind::smtp;

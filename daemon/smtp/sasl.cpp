@@ -31,7 +31,7 @@ sasl_step failure(int code, const char* enh, const char* text) {
 sasl_step challenge(std::string_view text) {
     sasl_step s;
     s.kind = sasl_step::challenge;
-    s.challenge = base64_encode(text);
+    s.challenge_b64 = base64_encode(text);
     return s;
 }
 

@@ -25,7 +25,7 @@ struct sasl_step {
         done,      // credentials decoded: verify them
         fail,      // send `error`; the exchange is over
     } kind = fail;
-    std::string challenge; // base64, as it goes after "334 "
+    std::string challenge_b64; // base64, as it goes after "334 "
     sasl_credentials creds;
     reply error;
 };

@@ -1,0 +1,253 @@
+// daemon/app/carterod.cpp — carterod's wiring: settings → queue + delivery agent → listeners;
+// config.db watcher, SIGHUP reload, SIGTERM drain, sd_notify READY/RELOADING/STOPPING/WATCHDOG.
+#include "daemon/app/carterod.hpp"
+
+#include "core/config_db.hpp"
+#include "core/log.hpp"
+#include "daemon/inbound/server.hpp"
+#include "daemon/local/delivery_agent.hpp"
+#include "daemon/local/maildir_quota.hpp"
+#include "daemon/queue/queue_store.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/as_tuple.hpp>
+
+#include <systemd/sd-daemon.h>
+
+#include <filesystem>
+#include <map>
+#include <stdexcept>
+
+namespace cartero::app {
+
+namespace net = boost::asio;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::shared_ptr<const inbound::inbound_settings>
+make_inbound_settings(const config::daemon_settings& d) {
+    auto s = std::make_shared<inbound::inbound_settings>();
+    s->hostname = d.hostname;
+    s->max_command_line = d.max_command_line;
+    s->max_text_line = d.max_text_line;
+    s->max_recipients = d.max_recipients;
+    s->max_message_size = d.max_message_size;
+    s->max_bad_commands = d.max_bad_commands;
+    s->max_connections = d.max_connections;
+    s->max_connections_per_ip = d.max_connections_per_ip;
+    s->auth_failures_slowdown = d.auth_failures_slowdown;
+    s->auth_failures_limit = d.auth_failures_limit;
+    s->auth_failure_window = d.auth_failure_window;
+    s->timeout_command = d.timeout_command;
+    s->timeout_data = d.timeout_data;
+    s->timeout_tls_handshake = d.timeout_tls_handshake;
+    s->trusted_networks = policy::network_list(d.trusted_network);
+    return s;
+}
+
+void apply_limits(inbound::shared_state& st, const inbound::inbound_settings& s) {
+    st.limiter.set_limits(s.max_connections, s.max_connections_per_ip);
+    st.auth_throttle.set_limits(s.auth_failures_slowdown, s.auth_failures_limit,
+                                s.auth_failure_window);
+}
+
+// TLS ≥ 1.2 only (RFC 8996 deprecates 1.0 and 1.1). Null when no certificate is configured.
+std::unique_ptr<net::ssl::context> make_tls(const config::daemon_settings& d) {
+    if (d.tls_certificate.empty() || !fs::exists(d.tls_certificate) || !fs::exists(d.tls_key)) {
+        log::warn("tls_unavailable", {{"certificate", d.tls_certificate},
+                                      {"reason", "certificate or key file missing"}});
+        return nullptr;
+    }
+    auto ctx = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
+    ctx->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                     net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                     net::ssl::context::no_tlsv1_1 | net::ssl::context::single_dh_use);
+    SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+    ctx->use_certificate_chain_file(d.tls_certificate);
+    ctx->use_private_key_file(d.tls_key, net::ssl::context::pem);
+    return ctx;
+}
+
+void notify(const char* state) { sd_notify(0, state); }
+
+// Listeners from systemd socket activation, mapped by FileDescriptorName (DESIGN.md).
+std::vector<inbound::listener_spec> activated_listeners() {
+    std::vector<inbound::listener_spec> out;
+    char** names = nullptr;
+    int n = sd_listen_fds_with_names(1, &names);
+    for (int i = 0; i < n; ++i) {
+        inbound::listener_spec spec;
+        spec.inherited_fd = SD_LISTEN_FDS_START + i;
+        std::string name = names && names[i] ? names[i] : "smtp";
+        if (name == "submission")
+            spec.kind = config::listener_kind::submission;
+        else if (name == "smtps")
+            spec.kind = config::listener_kind::smtps;
+        else
+            spec.kind = config::listener_kind::smtp;
+        out.push_back(spec);
+    }
+    if (names) {
+        for (int i = 0; i < n; ++i) free(names[i]);
+        free(names);
+    }
+    return out;
+}
+
+} // namespace
+
+int run_daemon(const options& opts) {
+    const fs::path state_dir = fs::absolute(opts.state_dir);
+    if (!fs::exists(state_dir / "config.db"))
+        throw std::runtime_error("state directory " + state_dir.string() +
+                                 " is not initialised (no config.db); run: carteroctl "
+                                 "--state-dir " + state_dir.string() + " init --hostname NAME");
+    config::daemon_settings settings;
+    if (auto errors = load_settings(opts, settings); !errors.empty()) {
+        for (const auto& e : errors) log::error("settings", {{"problem", e}});
+        throw std::runtime_error(errors.front());
+    }
+    log::set_min_level(settings.log_level);
+
+    config::config_db cfg_db((state_dir / "config.db").string(), false);
+    auto snapshot = std::make_shared<const config::snapshot>(cfg_db.load_snapshot());
+
+    auto tls = make_tls(settings);
+    net::ssl::context stream_tls(net::ssl::context::tls_server); // for streams without TLS
+
+    auto store = queue::store::open({state_dir / "queue.db"});
+    auto agent = local::delivery_agent::start(*store, {settings.hostname});
+
+    net::io_context io(1);
+    net::thread_pool blocking(1);
+    inbound::shared_state st;
+    st.settings = make_inbound_settings(settings);
+    apply_limits(st, *st.settings);
+    st.config = snapshot;
+    st.quota = [](const std::string& maildir, std::uint64_t quota, std::uint64_t size) {
+        return local::would_fit(maildir, quota, size);
+    };
+    st.resolver = std::make_unique<policy::recipient_resolver>(
+        policy::resolver_settings{settings.mail_root, 10}, st.quota);
+    st.store = store.get();
+    st.tls = tls.get();
+    st.stream_tls = tls ? tls.get() : &stream_tls;
+    st.blocking_pool = &blocking;
+
+    inbound::server srv(io, st);
+    auto specs = activated_listeners();
+    const bool activated = !specs.empty();
+    if (!activated) {
+        for (const auto& l : settings.listen) {
+            inbound::listener_spec spec;
+            spec.kind = l.kind;
+            spec.address = l.address;
+            spec.port = l.port;
+            specs.push_back(spec);
+        }
+    }
+    if (specs.empty()) throw std::runtime_error("no listeners configured");
+    for (const auto& spec : specs) {
+        if (spec.kind == config::listener_kind::smtps && !tls)
+            throw std::runtime_error("an smtps listener needs a TLS certificate (tls_certificate)");
+        auto where = srv.add_listener(spec);
+        log::info("listening", {{"kind", config::to_string(spec.kind)}, {"address", where},
+                                {"activated", activated ? "yes" : "no"}});
+    }
+    srv.start();
+
+    bool stopping = false;
+    net::steady_timer config_timer(io);
+    net::steady_timer watchdog_timer(io);
+    net::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
+
+    // config.db changes made by carteroctl or the panel: noticed within a second.
+    std::function<void()> watch_config = [&] {
+        config_timer.expires_after(std::chrono::seconds(1));
+        config_timer.async_wait([&](boost::system::error_code ec) {
+            if (ec || stopping) return;
+            try {
+                if (cfg_db.data_version() != st.config->data_version) {
+                    st.config = std::make_shared<const config::snapshot>(cfg_db.load_snapshot());
+                    log::info("config_reloaded",
+                              {{"domains", std::to_string(st.config->domains.size())},
+                               {"mailboxes", std::to_string(st.config->mailboxes.size())}});
+                }
+            } catch (const std::exception& e) {
+                log::error("config_reload_failed", {{"error", e.what()}});
+            }
+            watch_config();
+        });
+    };
+    watch_config();
+
+    std::uint64_t watchdog_usec = 0;
+    std::function<void()> pet_watchdog = [&] {
+        if (watchdog_usec == 0 || stopping) return;
+        notify("WATCHDOG=1");
+        watchdog_timer.expires_after(std::chrono::microseconds(watchdog_usec / 2));
+        watchdog_timer.async_wait([&](boost::system::error_code ec) {
+            if (!ec) pet_watchdog();
+        });
+    };
+    if (sd_watchdog_enabled(0, &watchdog_usec) > 0) pet_watchdog();
+
+    std::function<void()> wait_signal = [&] {
+        signals.async_wait([&](boost::system::error_code ec, int sig) {
+            if (ec) return;
+            if (sig == SIGHUP) {
+                notify("RELOADING=1");
+                config::daemon_settings fresh;
+                auto errors = load_settings(opts, fresh);
+                if (errors.empty()) {
+                    // Listeners and paths need a restart; limits, timeouts, trust apply now.
+                    st.settings = make_inbound_settings(fresh);
+                    apply_limits(st, *st.settings);
+                    log::set_min_level(fresh.log_level);
+                    log::info("reloaded", {{"source", "SIGHUP"}});
+                } else {
+                    for (const auto& e : errors)
+                        log::error("reload_refused", {{"problem", e}});
+                }
+                try {
+                    st.config = std::make_shared<const config::snapshot>(cfg_db.load_snapshot());
+                } catch (const std::exception& e) {
+                    log::error("config_reload_failed", {{"error", e.what()}});
+                }
+                notify("READY=1");
+                wait_signal();
+                return;
+            }
+            stopping = true;
+            notify("STOPPING=1");
+            log::info("stopping", {{"signal", std::to_string(sig)},
+                                   {"sessions", std::to_string(srv.active_sessions())}});
+            srv.stop();
+            config_timer.cancel();
+            watchdog_timer.cancel();
+            signals.cancel();
+        });
+    };
+    wait_signal();
+
+    notify("READY=1\nSTATUS=accepting mail");
+    log::info("ready", {{"hostname", settings.hostname}});
+    io.run();
+
+    // Every session has ended and every commit it waited for has completed.
+    blocking.join();
+    agent->stop();
+    store->stop();
+    log::info("stopped", {{"messages_accepted", std::to_string(st.messages_accepted.load())}});
+    return 0;
+}
+
+} // namespace cartero::app

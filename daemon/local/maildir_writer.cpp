@@ -1,0 +1,214 @@
+// daemon/local/maildir_writer.cpp — Maildir delivery: tmp/ → fsync → new/, idempotent names, quota.
+#include "daemon/local/maildir_writer.hpp"
+
+#include "daemon/local/maildir_quota.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+namespace cartero::local {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct sys_error {
+    std::string what;
+};
+
+[[noreturn]] void throw_errno(const std::string& op, const fs::path& p) {
+    throw sys_error{op + " " + p.string() + ": " + std::strerror(errno)};
+}
+
+void fsync_path(const fs::path& dir) {
+    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) throw_errno("open", dir);
+    if (::fsync(fd) != 0) {
+        int err = errno;
+        ::close(fd);
+        errno = err;
+        throw_errno("fsync", dir);
+    }
+    ::close(fd);
+}
+
+// mkdir -p with 0700; returns true when it created `dir` (then its parent needs an fsync).
+bool make_dir(const fs::path& dir, std::vector<fs::path>& created) {
+    if (::mkdir(dir.c_str(), 0700) == 0) {
+        created.push_back(dir);
+        return true;
+    }
+    if (errno == EEXIST) return false;
+    if (errno == ENOENT && dir.has_parent_path() && dir.parent_path() != dir) {
+        make_dir(dir.parent_path(), created);
+        if (::mkdir(dir.c_str(), 0700) == 0) {
+            created.push_back(dir);
+            return true;
+        }
+        if (errno == EEXIST) return false;
+    }
+    throw_errno("mkdir", dir);
+}
+
+void write_all(int fd, const std::string& head, std::string_view body, const fs::path& p) {
+    std::size_t total = head.size() + body.size(), off = 0;
+    while (off < total) {
+        iovec iov[2];
+        int n = 0;
+        if (off < head.size()) {
+            iov[n++] = {const_cast<char*>(head.data() + off), head.size() - off};
+            iov[n++] = {const_cast<char*>(body.data()), body.size()};
+        } else {
+            iov[n++] = {const_cast<char*>(body.data() + (off - head.size())),
+                        body.size() - (off - head.size())};
+        }
+        ssize_t w = ::writev(fd, iov, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            throw_errno("write", p);
+        }
+        off += static_cast<std::size_t>(w);
+    }
+}
+
+} // namespace
+
+maildir_writer::maildir_writer(std::string hostname) : hostname_(std::move(hostname)) {
+    if (hostname_.empty()) {
+        char buf[256] = {};
+        if (::gethostname(buf, sizeof buf - 1) == 0) hostname_ = buf;
+        if (hostname_.empty()) hostname_ = "localhost";
+    }
+}
+
+std::string maildir_writer::file_name(std::int64_t received_at, std::string_view queue_id,
+                                      std::int64_t row_id, std::string_view hostname,
+                                      std::uint64_t size) {
+    std::string n = std::to_string(received_at) + "." + std::string(queue_id) + "_" +
+                    std::to_string(row_id) + ".";
+    for (char c : hostname) {
+        if (c == '/') n += "\\057";
+        else if (c == ':') n += "\\072";
+        else n += c;
+    }
+    n += ",S=" + std::to_string(size);
+    return n;
+}
+
+void maildir_writer::ensure_dirs(const fs::path& maildir) {
+    if (ready_.count(maildir)) return;
+    std::vector<fs::path> created;
+    make_dir(maildir, created);
+    for (const char* sub : {"tmp", "new", "cur"}) make_dir(maildir / sub, created);
+    // Each new directory's name lives in its parent: fsync the parents, deepest last is fine
+    // since each fsync is independent.
+    std::set<fs::path> parents;
+    for (const auto& d : created) parents.insert(d.parent_path());
+    for (const auto& p : parents) fsync_path(p);
+    ready_.insert(maildir);
+}
+
+bool maildir_writer::exists(const fs::path& maildir, const std::string& name, bool search_cur,
+                            std::string& found) const {
+    struct stat st {};
+    if (::stat((maildir / "new" / name).c_str(), &st) == 0) {
+        found = name;
+        return true;
+    }
+    if (!search_cur) return false;
+    // Dovecot moves a seen message to cur/<name>:2,<flags> (and may add ",W=" fields before
+    // the ':'): match the unique part "<received_at>.<queue id>_<row id>." as a prefix.
+    const auto dot = name.find(".", name.find('_'));
+    const std::string key = name.substr(0, dot + 1);
+    DIR* d = ::opendir((maildir / "cur").c_str());
+    if (!d) return false;
+    bool hit = false;
+    while (const dirent* e = ::readdir(d)) {
+        if (std::strncmp(e->d_name, key.c_str(), key.size()) == 0) {
+            found = e->d_name;
+            hit = true;
+            break;
+        }
+    }
+    ::closedir(d);
+    return hit;
+}
+
+delivery_outcome maildir_writer::deliver(const delivery_request& r) {
+    delivery_outcome out;
+    const std::string head = "Return-Path: <" + std::string(r.mail_from) + ">\r\nDelivered-To: " +
+                             std::string(r.deliver_to) + "\r\n";
+    out.size = head.size() + r.body.size();
+    const std::string name = file_name(r.received_at, r.queue_id, r.row_id, hostname_, out.size);
+    const fs::path tmp = r.maildir / "tmp" / name;
+    int fd = -1;
+    try {
+        ensure_dirs(r.maildir);
+        std::string found;
+        if (exists(r.maildir, name, r.redelivery, found)) {
+            // Written before a crash (or before a lost 'delivered' mark): the earlier copy
+            // counts; make sure its rename is durable before the caller marks it delivered.
+            dirty_.insert(r.maildir / "new");
+            out.status = delivery_status::duplicate;
+            out.file_name = found;
+            out.reply = reply(250, "2.0.0", "Already delivered");
+            return out;
+        }
+        if (r.quota_bytes != 0) {
+            maildir_usage u = quota_usage(r.maildir, r.quota_bytes, true);
+            if (u.bytes + out.size > r.quota_bytes) {
+                out.status = delivery_status::over_quota;
+                out.reply = reply(552, "5.2.2", "Mailbox full");
+                return out;
+            }
+        }
+        fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0) throw_errno("open", tmp);
+        write_all(fd, head, r.body, tmp);
+        if (::fsync(fd) != 0) throw_errno("fsync", tmp);
+        int rc = ::close(fd);
+        fd = -1;
+        if (rc != 0) throw_errno("close", tmp);
+        if (::rename(tmp.c_str(), (r.maildir / "new" / name).c_str()) != 0)
+            throw_errno("rename", tmp);
+        dirty_.insert(r.maildir / "new");
+        // After the rename: a crash before this line leaves maildirsize one message short,
+        // which the next recalculation corrects (never an over-count that refuses mail).
+        maildirsize_append(r.maildir, static_cast<std::int64_t>(out.size), 1);
+        out.status = delivery_status::delivered;
+        out.file_name = name;
+        out.reply = reply(250, "2.0.0", "Delivered");
+    } catch (const sys_error& e) {
+        if (fd >= 0) ::close(fd);
+        ::unlink(tmp.c_str());
+        out.status = delivery_status::failed;
+        out.reply = reply(451, "4.3.0", "Maildir write failed: " + e.what);
+    } catch (const std::exception& e) { // filesystem_error from the quota code
+        if (fd >= 0) ::close(fd);
+        ::unlink(tmp.c_str());
+        out.status = delivery_status::failed;
+        out.reply = reply(451, "4.3.0", std::string("Maildir write failed: ") + e.what());
+    }
+    return out;
+}
+
+std::vector<fs::path> maildir_writer::flush() {
+    std::vector<fs::path> failed;
+    for (const auto& d : dirty_) {
+        try {
+            fsync_path(d);
+        } catch (const sys_error&) {
+            failed.push_back(d.parent_path());
+            ready_.erase(d.parent_path()); // re-check the directories next time
+        }
+    }
+    dirty_.clear();
+    return failed;
+}
+
+} // namespace cartero::local
