@@ -230,7 +230,7 @@ int main(int argc, char** argv) {
     std::string keys;
     for (const auto& s : config::config_db::known_settings())
         keys += "\n  " + std::string(s.key) + ": " + std::string(s.doc);
-    setting->footer("Settings:" + keys);
+    setting->footer("Settings:" + keys + "\n");
     command(setting, "get", "print a setting's value (empty line when unset)", &run,
             [&] { cmd_setting_get(o); })
         ->add_option("KEY", o.key, "setting name")->required();

@@ -594,12 +594,16 @@ class CarteroTestCase(unittest.TestCase):
         return daemon
 
     def _failed(self):
+        """Did this test (or one of its subtests) fail so far? (tearDown runs before the
+        result is final, so look at the result's failure and error lists.)"""
         outcome = getattr(self, "_outcome", None)
-        if outcome is None:
+        result = getattr(outcome, "result", None)
+        if result is None or not hasattr(result, "failures"):
             return True
-        if hasattr(outcome, "success"):
-            return not outcome.success
-        return True
+        for t, _ in list(result.failures) + list(result.errors):
+            if t is self or getattr(t, "test_case", None) is self:
+                return True
+        return False
 
     def tearDown(self):
         if self._failed():

@@ -122,7 +122,7 @@ class Relay(harness.CarteroTestCase):
     def test_sender_ownership(self):
         c = self.submission()
         for sender, want in ((BOB, 553), ("someone@remote.example", 553), (ALICE, 250),
-                             (ALICE.upper(), 250), (SALES, 250)):
+                             (f"alice@{DOMAIN.upper()}", 250), (SALES, 250)):
             code, text = c.cmd(f"MAIL FROM:<{sender}>")
             if want == 553:
                 self.assertEqual((code, text[:5]), (553, "5.7.1"),

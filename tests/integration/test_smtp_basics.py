@@ -66,7 +66,7 @@ class SMTPBasics(harness.CarteroTestCase):
              "--helo", "client.example"],
             capture_output=True, text=True, timeout=60)
         self.assertEqual(p.returncode, 0, f"swaks failed (exit {p.returncode}):\n{p.stdout}\n{p.stderr}")
-        self.assertRegex(p.stdout, r"<~  250[ -]", "swaks saw no 250 reply after the data")
+        self.assertRegex(p.stdout, r"<[-~]  250[ -]", "swaks saw no 250 reply after the data")
         msgs = self.state.wait_msgid(addr("swaks"), msgid)
         time.sleep(0.5)
         self.assertEqual(len(self.state.messages(addr("swaks"))), 1,
@@ -119,7 +119,8 @@ class SMTPBasics(harness.CarteroTestCase):
             r2 = s.docmd("VRFY", addr("nosuchuser"))
             self.assertEqual(r1[0], 252, f"VRFY existing: {r1}")
             self.assertEqual(r2[0], 252, f"VRFY unknown: {r2}")
-            self.assertEqual(r1, r2, "VRFY must answer the same for existing and unknown users")
+            self.assertEqual(r1[1].split()[0], r2[1].split()[0],
+                             f"VRFY must answer alike for existing and unknown users: {r1} vs {r2}")
             self.assertEnhanced(r1, "VRFY")
             r = s.docmd("EXPN", "staff")
             self.assertEqual(r[0], 502, f"EXPN: {r}")
@@ -206,7 +207,7 @@ class SMTPBasics(harness.CarteroTestCase):
         c = self.client()
         c.ehlo()
         c.send(f"MAIL FROM:<a@remote.example>\r\nRCPT TO:<{addr('pipe')}>\r\n"
-               f"RCPT TO:<nosuchuser@{DOMAIN}>\r\nRCPT TO:<{addr('pipe')}>\r\nNOOP\r\nDATA\r\n")
+               f"RCPT TO:<nosuchuser@{DOMAIN}>\r\nRCPT TO:<{addr('alice')}>\r\nNOOP\r\nDATA\r\n")
         got = [c.reply()[0] for _ in range(6)]
         self.assertEqual(got, [250, 250, 550, 250, 250, 354], "replies to one pipelined write, in order")
         msgid = new_msgid()
