@@ -1,7 +1,8 @@
-// core/log.cpp — rendering of key=value log lines; journald priority prefixes when on a tty-less stderr.
+// core/log.cpp — rendering of key=value log lines, with journald priority prefixes under systemd.
 #include "core/log.hpp"
 
 #include <atomic>
+#include <cstdlib>
 #include <unistd.h>
 
 namespace cartero::log {
@@ -43,9 +44,12 @@ void set_min_level(level lv) { min_level = static_cast<int>(lv); }
 
 void emit(level lv, std::string_view event, std::initializer_list<field> fields) {
     if (static_cast<int>(lv) < min_level.load(std::memory_order_relaxed)) return;
-    // sd-daemon(3) priority prefixes: journald maps them to PRIORITY=, a terminal shows them.
+    // sd-daemon(3) priority prefixes, only when stderr is journald's stream (systemd sets
+    // JOURNAL_STREAM): journald maps them to PRIORITY=; on a terminal they are noise.
+    static const bool journal = std::getenv("JOURNAL_STREAM") != nullptr;
     static const char* prefixes[] = {"<7>", "<6>", "<4>", "<3>"};
-    std::string line = prefixes[static_cast<int>(lv)];
+    static const char* names[] = {"debug ", "", "warning ", "error "};
+    std::string line = journal ? prefixes[static_cast<int>(lv)] : names[static_cast<int>(lv)];
     line += "event=";
     line += event;
     for (const auto& [k, v] : fields) {

@@ -121,6 +121,16 @@ smtp::server_settings fsm_settings(const inbound_settings& s, policy::listener_k
     return f;
 }
 
+// Runs on the blocking pool: yescrypt costs milliseconds. A plain function, not a capturing
+// lambda: GCC 12 destroys a coroutine lambda's captures while its frame still uses them.
+net::awaitable<bool> verify_on_pool(std::string password, std::string hash) {
+    // Hash even for unknown users so timing does not reveal which accounts exist.
+    static const std::string dummy = password::hash_password("cartero-dummy");
+    const bool known = !hash.empty();
+    const bool match = password::verify_password(password, known ? hash : dummy);
+    co_return known && match;
+}
+
 // Same mailbox reached twice (two RCPTs, or a forwarder and a direct RCPT): deliver once.
 void add_targets(std::vector<queue::recipient>& into, std::vector<queue::recipient>&& more) {
     for (auto& t : more) {
@@ -260,16 +270,8 @@ net::awaitable<void> session::run() {
                     mb != cfg->mailboxes.end() && mb->second.enabled)
                     hash = mb->second.password_hash;
             }
-            // Hash even for unknown users so timing does not reveal which accounts exist.
             bool ok = co_await net::co_spawn(
-                *st_.blocking_pool,
-                [password = std::move(a.password), hash]() -> net::awaitable<bool> {
-                    static const std::string dummy = password::hash_password("cartero-dummy");
-                    const bool known = !hash.empty();
-                    const bool match =
-                        password::verify_password(password, known ? hash : dummy);
-                    co_return known && match;
-                },
+                *st_.blocking_pool, verify_on_pool(std::move(a.password), std::move(hash)),
                 use_awaitable);
             if (ok) {
                 facts_.auth_user = user.value;

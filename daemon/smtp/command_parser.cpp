@@ -7,8 +7,6 @@ namespace cartero::smtp {
 
 namespace {
 
-constexpr std::uint8_t greeted = st_helo | st_mail | st_rcpt | st_bdat;
-
 // verb, name, allowed states, TLS rule, counts toward the bad-command limit, line limit, args.
 // MAIL/RCPT/DATA/AUTH/STARTTLS states: RFC 5321 §4.1.4 (order of commands), RFC 3030 §3
 // (nothing but BDAT/RSET/NOOP/QUIT inside a BDAT transaction), RFC 4954 §4 (no AUTH inside a

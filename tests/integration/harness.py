@@ -207,11 +207,20 @@ class StateDir:
         return self.ctl("forwarder", "add", address, *dests, check=check)
 
     def set_config(self, settings: dict):
-        """Append `key = value` lines to carterod.conf (a later line overrides the default)."""
-        with open(self.conf_path, "a") as f:
-            f.write("\n# integration test overrides\n")
-            for k, v in settings.items():
-                f.write(f"{k} = {v}\n")
+        """Set `key = value` in carterod.conf: an existing (uncommented) line for the key is
+        rewritten in place, otherwise the line is appended."""
+        with open(self.conf_path) as f:
+            lines = f.read().splitlines()
+        todo = dict(settings)
+        for i, line in enumerate(lines):
+            m = re.match(r"\s*([A-Za-z0-9_]+)\s*=", line)
+            if m and m.group(1) in todo:
+                lines[i] = f"{m.group(1)} = {todo.pop(m.group(1))}"
+        if todo:
+            lines.append("# integration test settings")
+            lines += [f"{k} = {v}" for k, v in todo.items()]
+        with open(self.conf_path, "w") as f:
+            f.write("\n".join(lines) + "\n")
 
     # paths ----------------------------------------------------------------------------------
     @property
@@ -376,7 +385,7 @@ class Carterod:
         deadline = time.monotonic() + timeout
         while True:
             text = self.log()[offset:]
-            if re.search(r"(^|\s)event=ready(\s|$)", text, re.M):
+            if re.search(r"(^|\s|>)event=ready(\s|$)", text, re.M):
                 break
             rc = self.proc.poll()
             if rc is not None:

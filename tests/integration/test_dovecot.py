@@ -76,6 +76,13 @@ class Dovecot(harness.CarteroTestCase):
         if code != 250:
             raise AssertionError(f"carterod refused the message for Dovecot: {code} {text!r}")
         st.wait_msgid(ALICE, cls.msgid)
+        # carterod's own maildirsize, before Dovecot ever touches (or recreates) it
+        time.sleep(0.5)
+        try:
+            with open(os.path.join(st.maildir(ALICE), "maildirsize")) as f:
+                cls.carterod_maildirsize = f.read()
+        except FileNotFoundError:
+            cls.carterod_maildirsize = None
         # render the templates
         dv = os.path.join(st.tmp, "dovecot")
         os.makedirs(dv)
@@ -104,9 +111,9 @@ class Dovecot(harness.CarteroTestCase):
         p = subprocess.run(["doveconf", "-c", cls.conf, "-n"], capture_output=True, text=True, timeout=30)
         if p.returncode != 0:
             raise AssertionError(f"doveconf rejects the rendered template: {p.stderr}")
-        cls.dovecot = subprocess.Popen(["dovecot", "-F", "-c", cls.conf], stdin=subprocess.DEVNULL,
-                                       stdout=open(os.path.join(dv, "dovecot.stdout"), "w"),
-                                       stderr=subprocess.STDOUT, start_new_session=True)
+        with open(os.path.join(dv, "dovecot.stdout"), "w") as out:
+            cls.dovecot = subprocess.Popen(["dovecot", "-F", "-c", cls.conf], stdin=subprocess.DEVNULL,
+                                           stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         harness.wait_until(lambda: (cls.dovecot.poll() is not None) or
                            (harness.port_open(cls.imaps) and harness.port_open(cls.pop3s)), 20,
                            what="Dovecot listening on its IMAPS and POP3S ports")
@@ -173,6 +180,16 @@ class Dovecot(harness.CarteroTestCase):
         typ, data = m.list()
         junk = [l for l in data if l and b"Junk" in l]
         self.assertTrue(junk and b"\\Junk" in junk[0], f"LIST has no Junk folder with \\Junk: {data}")
+
+    def test_carterod_wrote_maildirsize(self):
+        self.assertIsNotNone(self.carterod_maildirsize, "carterod did not write maildirsize on delivery")
+        lines = self.carterod_maildirsize.splitlines()
+        self.assertIn(f"{QUOTA_KIB * 1024}S", lines[0].split(","),
+                      f"maildirsize quota line for --quota 1M: {lines[0]!r}")
+        size = sum(os.path.getsize(p) for p in self.state.messages(ALICE))
+        self.assertEqual((sum(int(l.split()[0]) for l in lines[1:] if l.strip()),
+                          sum(int(l.split()[1]) for l in lines[1:] if l.strip())), (size, 1),
+                         f"carterod's maildirsize {lines} vs one message of {size} bytes on disk")
 
     def test_imap_quota_matches_maildirsize(self):
         m = self.imap()

@@ -65,14 +65,23 @@ class Timeouts(harness.CarteroTestCase):
         cls.state.cleanup()
 
     def client(self):
-        c = SMTPClient(self.d.smtp, timeout=15)
+        c = SMTPClient(self.d.smtp, timeout=10)
         self.addCleanup(c.close)
         return c
+
+    def idle_reply(self, c, what):
+        """The reply the server sends on its own after an idle period (bounded by 10 s)."""
+        try:
+            return c.reply()
+        except (socket.timeout, TimeoutError):
+            self.fail(f"{what}: no reply within 10 s of idling; expected 421 4.4.2 and close")
+        except ConnectionError:
+            self.fail(f"{what}: connection closed without a 421 4.4.2 reply")
 
     def test_idle_timeout_after_banner(self):
         c = self.client()
         t0 = time.monotonic()
-        code, text = c.reply()
+        code, text = self.idle_reply(c, "idle after the banner (timeout_command=2s)")
         took = time.monotonic() - t0
         self.assertEqual((code, text[:5]), (421, "4.4.2"),
                          f"idle client with timeout_command=2s: expected 421 4.4.2, got {code} {text!r}")
@@ -83,7 +92,7 @@ class Timeouts(harness.CarteroTestCase):
         c = self.client()
         c.ehlo()
         c.expect("MAIL FROM:<a@remote.example>", 250)
-        code, text = c.reply()
+        code, text = self.idle_reply(c, "idle after MAIL (timeout_command=2s)")
         self.assertEqual((code, text[:5]), (421, "4.4.2"), f"idle after MAIL: {code} {text!r}")
         self.assertTrue(c.closed_by_server(5))
 
@@ -95,7 +104,7 @@ class Timeouts(harness.CarteroTestCase):
         c.expect(f"RCPT TO:<{ALICE}>", 250)
         c.expect("DATA", 354)
         c.send(b"Subject: stalled\r\n\r\npartial")
-        code, text = c.reply()
+        code, text = self.idle_reply(c, "idle in DATA (timeout_data=3s)")
         self.assertEqual((code, text[:5]), (421, "4.4.2"), f"idle in DATA (timeout_data=3s): {code} {text!r}")
         self.assertTrue(c.closed_by_server(5))
         time.sleep(1)
