@@ -48,7 +48,7 @@ void emit(level lv, std::string_view event, std::initializer_list<field> fields)
     // JOURNAL_STREAM): journald maps them to PRIORITY=; on a terminal they are noise.
     static const bool journal = std::getenv("JOURNAL_STREAM") != nullptr;
     static const char* prefixes[] = {"<7>", "<6>", "<4>", "<3>"};
-    static const char* names[] = {"debug ", "", "warning ", "error "};
+    static const char* names[] = {"level=debug ", "", "level=warning ", "level=error "};
     std::string line = journal ? prefixes[static_cast<int>(lv)] : names[static_cast<int>(lv)];
     line += "event=";
     line += event;

@@ -225,7 +225,7 @@ TEST_CASE("STARTTLS refusals", "[smtp][tls]") {
     CHECK_FALSE(e.fsm.tls_active());
 }
 
-TEST_CASE("tls_started forgets authentication and the transaction", "[smtp][tls]") {
+TEST_CASE("after STARTTLS and a new EHLO, AUTH is accepted", "[smtp][tls]") {
     server_settings s;
     s.tls_available = true;
     session_driver d(s);
