@@ -208,7 +208,9 @@ net::awaitable<void> session::run() {
                 break;
             }
             in.clear();
-            if (co_await read_more(in, settings->timeout_command)) {
+            const auto timeout =
+                fsm.receiving_message() ? settings->timeout_data : settings->timeout_command;
+            if (co_await read_more(in, timeout)) {
                 fsm.feed(in);
             } else if (timed_out_) {
                 fsm.shutdown(reply(421, "4.4.2", settings->hostname + " Timeout, closing"));

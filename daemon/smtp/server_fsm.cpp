@@ -768,6 +768,10 @@ void server_fsm::eof() {
 }
 
 bool server_fsm::tls_active() const { return p_->tls_active_; }
+
+bool server_fsm::receiving_message() const {
+    return p_->mode_ == impl::mode::data || p_->mode_ == impl::mode::bdat;
+}
 const std::optional<std::string>& server_fsm::authenticated_user() const { return p_->user_; }
 std::size_t server_fsm::bad_commands() const { return p_->bad_; }
 

@@ -113,6 +113,9 @@ public:
     void eof();                    // peer closed: next() yields close (nothing delivered)
 
     bool tls_active() const;
+    // Inside DATA or a BDAT chunk: the session reads with the data-block timeout
+    // (RFC 5321 §4.5.3.2.5) instead of the command timeout.
+    bool receiving_message() const;
     const std::optional<std::string>& authenticated_user() const;
     // Counters for logs.
     std::size_t bad_commands() const;

@@ -588,6 +588,13 @@ class CarteroTestCase(unittest.TestCase):
     daemons: list = []
 
     def setUp(self):
+        # A class-wide carterod that died in an earlier test is restarted, so that one crash
+        # does not turn every later test of the class into "connection refused".
+        for d in type(self).daemons:
+            if isinstance(d, Carterod) and d.proc is not None and not d.running():
+                sys.stderr.write(f"\n[harness] carterod had died (exit status {d.proc.returncode}); "
+                                 f"restarting it for {self.id()}\n")
+                d.start()
         self._log_offsets = {id(d): len(d.log()) for d in self._all_daemons()}
 
     def _all_daemons(self):
@@ -615,13 +622,23 @@ class CarteroTestCase(unittest.TestCase):
         return False
 
     def tearDown(self):
+        died = [d for d in type(self).daemons if isinstance(d, Carterod) and d.proc is not None
+                and not d.running()]
+        if died:
+            rc = died[0].proc.returncode
+            how = f"signal {-rc}" if rc < 0 else f"exit status {rc}"
+            self._dump_logs()
+            raise AssertionError(f"carterod died during this test ({how}); its stderr is above")
         if self._failed():
-            for d in self._all_daemons():
-                text = d.log()
-                start = max(0, self._log_offsets.get(id(d), 0) - 2000)
-                sys.stderr.write(f"\n===== carterod stderr ({d.log_path}) during {self.id()} =====\n")
-                sys.stderr.write(text[start:][-12000:])
-                sys.stderr.write("\n===== end carterod stderr =====\n")
+            self._dump_logs()
+
+    def _dump_logs(self):
+        for d in self._all_daemons():
+            text = d.log()
+            start = max(0, self._log_offsets.get(id(d), 0) - 2000)
+            sys.stderr.write(f"\n===== stderr/log ({d.log_path}) during {self.id()} =====\n")
+            sys.stderr.write(text[start:][-12000:])
+            sys.stderr.write("\n===== end of log =====\n")
 
 
 def mail_user():

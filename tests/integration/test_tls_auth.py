@@ -184,8 +184,10 @@ class TLSAuth(harness.CarteroTestCase):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
-        ctx.minimum_version = ssl.TLSVersion.TLSv1
-        ctx.maximum_version = maxv
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ctx.minimum_version = ssl.TLSVersion.TLSv1
+            ctx.maximum_version = maxv
         ctx.set_ciphers("ALL:@SECLEVEL=0")
         s = socket.create_connection((HOST, port), timeout=10)
         self.addCleanup(s.close)
@@ -206,7 +208,10 @@ class TLSAuth(harness.CarteroTestCase):
         for port, starttls, name in ((self.d.submission, True, "submission STARTTLS"),
                                      (self.d.smtp, True, "smtp STARTTLS"),
                                      (self.d.smtps, False, "smtps")):
-            for v in (ssl.TLSVersion.TLSv1_1, ssl.TLSVersion.TLSv1):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                old_versions = (ssl.TLSVersion.TLSv1_1, ssl.TLSVersion.TLSv1)
+            for v in old_versions:
                 try:
                     t = self._try_tls(port, v, starttls)
                 except ssl.SSLError as e:
@@ -268,12 +273,24 @@ class TLSAuth(harness.CarteroTestCase):
         self._starttls_injection(self.d.submission)
 
     def test_starttls_resets_session(self):
+        # STARTTLS inside a transaction may be refused (503, as Postfix does)...
         c = self.connect(self.d.smtp)
         c.ehlo()
         c.expect("MAIL FROM:<x@remote.example>", 250)
+        code, text = c.cmd("STARTTLS")
+        if code == 220:
+            c.sock = ssl_client_context().wrap_socket(c.sock, server_hostname=HOSTNAME)
+            code, text = c.cmd(f"RCPT TO:<{BOB}>")
+            self.assertEqual(code, 503, f"RCPT after STARTTLS (transaction must be reset): {code} {text!r}")
+        else:
+            self.assertEqual(code, 503, f"STARTTLS inside a transaction: {code} {text!r}")
+        # ...and after STARTTLS the client must say EHLO again (RFC 3207 4.2)
+        c = self.connect(self.d.smtp)
+        c.ehlo()
         c.starttls()
-        code, text = c.cmd(f"RCPT TO:<{BOB}>")
-        self.assertEqual(code, 503, f"RCPT after STARTTLS without EHLO/MAIL (state must reset): {code} {text!r}")
+        code, text = c.cmd("MAIL FROM:<x@remote.example>")
+        self.assertEqual((code, text[:5]), (503, "5.5.1"),
+                         f"MAIL right after the TLS handshake, without a new EHLO: {code} {text!r}")
 
 
 class AuthBruteForce(harness.CarteroTestCase):
