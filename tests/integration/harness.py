@@ -314,7 +314,31 @@ class StateDir:
         os.lchown(self.tmp, uid, gid)
 
     def cleanup(self):
+        if os.environ.get("CARTERO_IT_KEEP"):
+            sys.stderr.write(f"\n[harness] CARTERO_IT_KEEP set: keeping {self.tmp}\n")
+            return
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def queue_describe(self) -> str:
+        """A short description of queue.db's contents (for failure messages)."""
+        qdb = os.path.join(self.path, "queue.db")
+        try:
+            db = sqlite3.connect(f"file:{qdb}?mode=ro", uri=True, timeout=5)
+            out = []
+            for (t,) in db.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name"):
+                n = db.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]
+                cols = [r[1] for r in db.execute(f'PRAGMA table_info("{t}")')]
+                extra = ""
+                for col in ("state", "status"):
+                    if col in cols:
+                        extra = " " + str(dict(db.execute(
+                            f'SELECT "{col}", count(*) FROM "{t}" GROUP BY "{col}"').fetchall()))
+                        break
+                out.append(f"{t}={n}{extra}")
+            db.close()
+            return ", ".join(out)
+        except sqlite3.Error as e:
+            return f"queue.db unreadable: {e}"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ no message is there twice. Bounded: sending stops after SEND_BUDGET s."""
 
 import os
 import re
+import sqlite3
 import socket
 import ssl
 import threading
@@ -20,6 +21,9 @@ MIN_KILLS = 5
 KILL_EVERY = 2.0
 SEND_BUDGET = 80.0
 DELIVERY_WAIT = 30.0
+# Pace the senders so that about 1.5 x TARGET messages spread over the MIN_KILLS kill periods
+# (an unpaced run sends ~10 000 messages, and then waits for delivery instead of testing).
+RATE = 1.5 * TARGET / (MIN_KILLS * KILL_EVERY)
 MSGID_RE = re.compile(rb"^Message-ID:\s*<(crash-[0-9]+-[0-9]+)@it\.example>", re.I | re.M)
 
 
@@ -35,6 +39,7 @@ class Crash(harness.CarteroTestCase):
         lock = threading.Lock()
         acked, uncertain, refused = set(), set(), []
         stop = threading.Event()
+        t0 = time.monotonic()
         counter = [0]
         kills = [0]
         errors = []
@@ -42,7 +47,11 @@ class Crash(harness.CarteroTestCase):
         def next_id(worker):
             with lock:
                 counter[0] += 1
-                return f"crash-{worker}-{counter[0]}"
+                n = counter[0]
+            delay = t0 + n / RATE - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            return f"crash-{worker}-{n}"
 
         def worker(w):
             c = None
@@ -96,7 +105,6 @@ class Crash(harness.CarteroTestCase):
 
         threads = [threading.Thread(target=worker, args=(w,), daemon=True) for w in range(SESSIONS)]
         k = threading.Thread(target=killer, daemon=True)
-        t0 = time.monotonic()
         for t in threads:
             t.start()
         k.start()
@@ -148,6 +156,21 @@ class Crash(harness.CarteroTestCase):
                    f"{len(refused)} refused, {kills[0]} SIGKILLs in {send_time:.1f}s; "
                    f"{sum(seen.values())} files in the Maildir")
         print("crash summary:", summary)
+        if missing:
+            queued = set()
+            try:
+                db = sqlite3.connect(f"file:{os.path.join(state.path, 'queue.db')}?mode=ro", uri=True, timeout=5)
+                for (body,) in db.execute("SELECT body FROM messages"):
+                    mo = MSGID_RE.search(bytes(body)[:8192])
+                    if mo:
+                        queued.add(mo.group(1).decode())
+                db.close()
+            except sqlite3.Error as e:
+                queued = {f"<queue.db unreadable: {e}>"}
+            still = [m for m in missing if m in queued]
+            summary += (f"; of the {len(missing)} missing, {len(still)} are still in queue.db (not delivered "
+                        f"within {DELIVERY_WAIT:.0f}s of the last restart), {len(missing) - len(still)} are "
+                        f"nowhere (LOST); queue: {state.queue_describe()}")
         self.assertEqual(missing, [], f"messages that got 250 are missing ({len(missing)}): {missing[:20]} — {summary}")
         self.assertEqual(dups, {}, f"messages delivered more than once: {dict(list(dups.items())[:20])} — {summary}")
         self.assertEqual(foreign, [], f"files without a known Message-ID (partial/corrupt?): {foreign[:10]}")
