@@ -10,9 +10,11 @@ mail_uid/first_valid_uid = that uid. Not root: everything runs as the current us
 login processes are not chrooted. Exit status 77 (CTest: skipped) when Dovecot is not installed.
 """
 
+import grp
 import imaplib
 import os
 import poplib
+import pwd
 import re
 import shutil
 import signal
@@ -97,9 +99,13 @@ class Dovecot(harness.CarteroTestCase):
         if root:
             internal = "dovecot" if _user_exists("dovecot") else cls.user
             login = "dovenull" if _user_exists("dovenull") else internal
-            users = dict(INTERNAL_USER=internal, LOGIN_USER=login, AUTH_USER=cls.user, LOGIN_CHROOT="login")
+            group = grp.getgrgid(pwd.getpwnam(internal).pw_gid).gr_name
+            users = dict(INTERNAL_USER=internal, INTERNAL_GROUP=group, LOGIN_USER=login,
+                         AUTH_USER=cls.user, LOGIN_CHROOT="login", ANVIL_CHROOT="empty")
         else:
-            users = dict(INTERNAL_USER=cls.user, LOGIN_USER=cls.user, AUTH_USER=cls.user, LOGIN_CHROOT="")
+            group = grp.getgrgid(cls.gid).gr_name
+            users = dict(INTERNAL_USER=cls.user, INTERNAL_GROUP=group, LOGIN_USER=cls.user,
+                         AUTH_USER=cls.user, LOGIN_CHROOT="", ANVIL_CHROOT="")
         cls.conf = os.path.join(dv, "dovecot.conf")
         with open(cls.conf, "w") as f:
             f.write(harness.render_template(os.path.join(TEMPLATES, "cartero.conf.in"), dict(
@@ -232,8 +238,56 @@ class Dovecot(harness.CarteroTestCase):
             self.assertEqual(os.stat(p).st_uid, self.uid, f"{p} not owned by the mail uid {self.uid}")
 
 
+    def test_zz_delivery_after_dovecot_and_expunge(self):
+        """carterod keeps delivering into a Maildir Dovecot has touched; Dovecot sees the new
+        message; after an IMAP expunge both sides still agree on the usage."""
+        m = self.imap()
+        m.login(ALICE, PW)
+        m.select("INBOX")
+        msgid2 = "<second-for-dovecot@it.example>"
+        c = SMTPClient(self.d.smtp)
+        try:
+            c.ehlo()
+            code, text = c.send_mail("sender@remote.example", [ALICE], make_message(msgid2, size=3000))
+        finally:
+            c.close()
+        self.assertEqual(code, 250, f"second message: {code} {text!r}")
+        self.state.wait_msgid(ALICE, msgid2)
+
+        def count():
+            m.noop()
+            typ, data = m.search(None, "ALL")
+            return len(data[0].split())
+        harness.wait_until(lambda: count() == 2, 10, what="Dovecot seeing 2 messages in INBOX")
+        typ, data = m.search(None, "HEADER", "Message-ID", msgid2)
+        self.assertEqual(len(data[0].split()), 1, f"Dovecot finds the second message: {data}")
+        m.store(data[0].split()[0], "+FLAGS", "\\Deleted")
+        m.expunge()
+        typ, data = m.getquotaroot("INBOX")
+        text = b" ".join(x if isinstance(x, bytes) else b" ".join(x) for x in data if x).decode()
+        used_kib = int(re.search(r"STORAGE (\d+) (\d+)", text).group(1))
+        size = sum(os.path.getsize(p) for p in self.state.messages(ALICE))
+        self.assertEqual(len(self.state.messages(ALICE)), 1, "expunged file still on disk")
+        self.assertIn(used_kib, (size // 1024, (size + 1023) // 1024),
+                      f"after expunge: Dovecot says {used_kib} KiB, disk has {size} bytes")
+        # and carterod's next delivery counts from Dovecot's updated maildirsize
+        c = SMTPClient(self.d.smtp)
+        try:
+            c.ehlo()
+            code, text = c.send_mail("sender@remote.example", [ALICE], make_message("<third@it.example>"))
+        finally:
+            c.close()
+        self.assertEqual(code, 250)
+        self.state.wait_msgid(ALICE, "<third@it.example>")
+        time.sleep(0.3)
+        with open(os.path.join(self.state.maildir(ALICE), "maildirsize")) as f:
+            lines = f.read().splitlines()
+        md = sum(int(l.split()[0]) for l in lines[1:] if l.strip())
+        size = sum(os.path.getsize(p) for p in self.state.messages(ALICE))
+        self.assertEqual(md, size, f"maildirsize after Dovecot's expunge and a new delivery: {lines} vs {size} bytes on disk")
+
+
 def _user_exists(name):
-    import pwd
     try:
         pwd.getpwnam(name)
         return True

@@ -180,6 +180,60 @@ class Timeouts(harness.CarteroTestCase):
         self.assertEqual(self.state.queue_snapshot(), qbefore, "EOF in the middle of DATA left a queue entry")
 
 
+class EOFInBDAT(harness.CarteroTestCase):
+    def test_eof_in_bdat_delivers_nothing(self):
+        state, d = start(self, {ALICE: "pw"}, {})
+        c = SMTPClient(d.smtp)
+        self.addCleanup(c.close)
+        c.ehlo()
+        c.expect("MAIL FROM:<a@remote.example>", 250)
+        c.expect(f"RCPT TO:<{ALICE}>", 250)
+        msg = make_message(msgid="<eof-in-bdat@it>")
+        c.send(f"BDAT {len(msg)}\r\n".encode() + msg)
+        c.expect(None, 250)
+        c.send(f"BDAT 1000 LAST\r\n".encode() + b"y" * 300)
+        c.sock.shutdown(socket.SHUT_WR)
+        c.closed_by_server(5)
+        time.sleep(1.5)
+        self.assertEqual(state.messages(ALICE), [], "EOF in the middle of BDAT delivered a message")
+
+
+class Robustness(harness.CarteroTestCase):
+    def test_abrupt_clients_do_not_hurt(self):
+        """Resets, half TLS handshakes, garbage and binary commands: carterod stays up and the
+        next client is served normally."""
+        import struct
+        state, d = start(self, {ALICE: "pw"}, {}, kinds=("smtp", "submission", "smtps"))
+        rst = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close sends RST
+        for i in range(30):
+            for port in (d.smtp, d.smtps, d.submission):
+                s = socket.create_connection((HOST, port), timeout=5)
+                try:
+                    if i % 3 == 0:
+                        s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(40))  # half ClientHello
+                    elif i % 3 == 1:
+                        s.sendall(b"EHLO \x00\xff\xfe\r\nMAIL FROM:<\x00>\r\n" + bytes(range(256)) + b"\r\n")
+                    else:
+                        s.sendall(b"EHLO x\r\nMAIL FROM:<a@remote.example>\r\nRCPT TO:<" + ALICE.encode()
+                                  + b">\r\nDATA\r\n")
+                        time.sleep(0.02)
+                        s.sendall(b"Subject: cut\r\n\r\npartial")
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, rst)
+                except OSError:
+                    pass
+                finally:
+                    s.close()
+        time.sleep(0.5)
+        self.assertTrue(d.running(), "carterod died from abrupt or malformed clients")
+        c = SMTPClient(d.smtp)
+        self.addCleanup(c.close)
+        c.ehlo()
+        code, text = c.send_mail("a@remote.example", [ALICE], make_message(msgid="<after-abuse@it>"))
+        self.assertEqual(code, 250)
+        state.wait_msgid(ALICE, "<after-abuse@it>")
+        self.assertEqual(len(state.messages(ALICE)), 1, "a cut-off message was delivered")
+
+
 class ConnectionLimits(harness.CarteroTestCase):
     def test_per_ip_and_total(self):
         state, d = start(self, {ALICE: "pw"}, {"max_connections_per_ip": 3, "max_connections": 5})

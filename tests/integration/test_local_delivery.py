@@ -170,6 +170,34 @@ class LocalDelivery(harness.CarteroTestCase):
         size = sum(os.path.getsize(p) for p in self.state.messages(a("big")))
         self.assertEqual((total, count), (size, 1), f"maildirsize sums {lines[1:]} vs files on disk")
 
+    def test_quota_full_mailbox_452_at_rcpt(self):
+        # fill the mailbox as Dovecot would (an IMAP APPEND updates maildirsize) and check that
+        # carterod reads maildirsize at RCPT
+        addr = a("full")
+        self.state.add_mailbox(addr, "pw", "10K")
+        harness.wait_until(lambda: self._rcpt(addr)[0] == 250, 10, interval=0.3,
+                           what=f"{addr} accepted after `mailbox add`")
+        m = mid()
+        self.deliver([addr], m, size=1000)
+        self.copies(addr, m)
+        md = self.state.maildir(addr)
+        with open(os.path.join(md, "new", "1700000000.M1P1.filler"), "wb") as f:
+            f.write(b"Subject: filler\n\n" + b"x" * 11000)
+        with open(os.path.join(md, "maildirsize"), "a") as f:
+            f.write("11017 1\n")
+        code, text = self._rcpt(addr)
+        self.assertEqual((code, text[:5]), (452, "4.2.2"),
+                         f"RCPT to a mailbox whose maildirsize says it is full: {code} {text!r}")
+
+    def _rcpt(self, addr):
+        c = SMTPClient(self.d.smtp, timeout=20)
+        try:
+            c.ehlo()
+            c.expect("MAIL FROM:<x@remote.example>", 250)
+            return c.cmd(f"RCPT TO:<{addr}>")
+        finally:
+            c.close()
+
     # --------------------------------------------------------------------------- live changes
     def test_new_mailbox_accepted_while_running(self):
         addr = a("late" + uuid.uuid4().hex[:6])
@@ -226,6 +254,27 @@ class LocalDelivery(harness.CarteroTestCase):
         self.copies(a("alice"), m)
         code, text = c.send_mail("x@remote.example", [a("bob")], make_message(m))
         self.assertEqual(code, 250, "session opened before SIGHUP still works")
+        # SIGHUP re-reads carterod.conf: a lower max_recipients applies to new sessions
+        self.state.set_config({"max_recipients": 3})
+        try:
+            self.d.signal(signal.SIGHUP)
+
+            def fourth_rcpt():
+                c2 = SMTPClient(self.d.smtp, timeout=20)
+                try:
+                    c2.ehlo()
+                    c2.expect("MAIL FROM:<x@remote.example>", 250)
+                    for box in ("alice", "bob", "carol"):
+                        c2.expect(f"RCPT TO:<{a(box)}>", 250)
+                    return c2.cmd(f"RCPT TO:<{a('big')}>")
+                finally:
+                    c2.close()
+            harness.wait_until(lambda: fourth_rcpt()[0] == 452, 5, interval=0.3,
+                               what="max_recipients = 3 in effect after SIGHUP (4th RCPT -> 452)")
+        finally:
+            self.state.set_config({"max_recipients": 100})
+            self.d.signal(signal.SIGHUP)
+            time.sleep(0.5)
 
 
 class Shutdown(harness.CarteroTestCase):
@@ -248,6 +297,47 @@ class Shutdown(harness.CarteroTestCase):
             d.start()
             state.wait_msgid(a("alice"), m, 10)
         self.assertEqual(len(state.with_msgid(a("alice"), m)), 1)
+
+
+class ShutdownMidData(harness.CarteroTestCase):
+    def test_sigterm_during_data(self):
+        """SIGTERM while a client is in DATA: the session is finished (250, then delivered)
+        or refused (421 / closed, then not delivered) — never a 250 that is lost."""
+        state = harness.StateDir(mailboxes={a("alice"): "pw"})
+        self.addCleanup(state.cleanup)
+        d = self.watch(harness.Carterod(state, kinds=("smtp",)))
+        self.addCleanup(d.kill)
+        d.start()
+        c = SMTPClient(d.smtp, timeout=30)
+        self.addCleanup(c.close)
+        c.ehlo()
+        c.expect("MAIL FROM:<x@remote.example>", 250)
+        c.expect(f"RCPT TO:<{a('alice')}>", 250)
+        c.expect("DATA", 354)
+        m = mid()
+        msg = make_message(m, size=5000)
+        c.send(msg[:2000])
+        d.signal(signal.SIGTERM)
+        time.sleep(0.5)
+        try:
+            c.send(msg[2000:] + b".\r\n")
+            code, text = c.reply()
+        except (OSError, ConnectionError):
+            code, text = None, "connection closed"
+        self.assertIn(code, (250, 421, None), f"end of data after SIGTERM: {code} {text!r}")
+        try:
+            d.proc.wait(30)
+        except Exception:
+            self.fail("carterod did not exit within 30 s of SIGTERM with a session in DATA")
+        self.assertEqual(d.proc.returncode, 0, "exit status after SIGTERM")
+        d.start()
+        if code == 250:
+            state.wait_msgid(a("alice"), m, 10)
+            self.assertEqual(len(state.with_msgid(a("alice"), m)), 1)
+        else:
+            time.sleep(1.5)
+            self.assertEqual(state.with_msgid(a("alice"), m), [],
+                             f"reply was {code} {text!r} but the message was delivered")
 
 
 if __name__ == "__main__":

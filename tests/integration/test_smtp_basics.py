@@ -261,6 +261,108 @@ class SMTPBasics(harness.CarteroTestCase):
         got = self.state.wait_msgid(addr("carol"), msgid)[0]
         self.assertIn("na\u00efve \u00fcber".encode(), got, "8-bit body altered")
 
+    def test_null_sender_accepted(self):
+        c = self.client()
+        c.ehlo()
+        msgid = new_msgid()
+        code, text = c.cmd("MAIL FROM:<>")
+        self.assertEqual(code, 250, f"MAIL FROM:<> (bounces) must be accepted by an MX: {code} {text!r}")
+        c.expect(f"RCPT TO:<{addr('dave')}>", 250)
+        c.expect("DATA", 354)
+        c.send(make_message(msgid, sender="MAILER-DAEMON@remote.example") + b".\r\n")
+        c.expect(None, 250)
+        got = self.state.wait_msgid(addr("dave"), msgid)[0]
+        self.assertTrue(got.startswith(b"Return-Path: <>"), f"null sender's Return-Path: {got[:40]!r}")
+
+    def test_recipient_case_insensitive(self):
+        c = self.client()
+        c.ehlo()
+        c.expect("MAIL FROM:<a@remote.example>", 250)
+        for r in (f"ERIN@{DOMAIN}", f"erin@{DOMAIN.upper()}", f"Erin@Example.Test"):
+            code, text = c.cmd(f"RCPT TO:<{r}>")
+            self.assertEqual(code, 250, f"RCPT TO:<{r}> (mailbox erin@{DOMAIN}): {code} {text!r}")
+
+    def test_sequence_errors(self):
+        c = self.client()
+        code, text = c.cmd("EHLO")
+        self.assertEqual(code, 501, f"EHLO without a domain: {code} {text!r}")
+        c.ehlo()
+        c.expect("MAIL FROM:<a@remote.example>", 250)
+        code, text = c.cmd("MAIL FROM:<b@remote.example>")
+        self.assertEqual((code, text[:5]), (503, "5.5.1"), f"nested MAIL: {code} {text!r}")
+        code, text = c.cmd("DATA")
+        self.assertIn(code, (503, 554), f"DATA without RCPT: {code} {text!r}")
+        code, text = c.cmd("MAIL FROM:<a@remote.example> SIZE=abc")
+        self.assertGreaterEqual(code, 500, f"MAIL with SIZE=abc: {code} {text!r}")
+        c.expect("RSET", 250)
+        code, text = c.cmd("MAIL FROM:a@remote.example")
+        self.assertIn(code, (250, 501), f"MAIL without angle brackets: {code} {text!r}")
+
+    def test_dot_unstuffing(self):
+        c = self.client()
+        c.ehlo()
+        msgid = new_msgid()
+        c.expect("MAIL FROM:<a@remote.example>", 250)
+        c.expect(f"RCPT TO:<{addr('dave')}>", 250)
+        c.expect("DATA", 354)
+        c.send(f"Message-ID: {msgid}\r\nSubject: dots\r\n\r\n..one dot\r\n...two dots\r\n.\r\n".encode())
+        c.expect(None, 250)
+        got = self.state.wait_msgid(addr("dave"), msgid)[0].replace(b"\r\n", b"\n")
+        self.assertIn(b"\n.one dot\n..two dots\n", got, "DATA must be dot-unstuffed (RFC 5321 4.5.2)")
+
+    def test_greeting_and_ehlo_name_the_host(self):
+        c = self.client()
+        self.assertTrue(c.banner[1].startswith(harness.HOSTNAME),
+                        f"greeting must start with the host name {harness.HOSTNAME} (RFC 5321 4.2): {c.banner}")
+        c.send("EHLO client.example\r\n")
+        code, text = c.reply()
+        self.assertTrue(text.split("\n")[0].startswith(harness.HOSTNAME),
+                        f"EHLO reply must start with the host name: {text!r}")
+
+    def test_bdat_oversize_552(self):
+        before = len(self.state.messages(addr("frank")))
+        c = self.client()
+        c.ehlo()
+        c.expect("MAIL FROM:<a@remote.example>", 250)
+        c.expect(f"RCPT TO:<{addr('frank')}>", 250)
+        chunk = (b"x" * 68 + b"\r\n") * 850  # 59 500 octets in lines of 70
+        codes = []
+        for last in (False, True):
+            c.send(f"BDAT {len(chunk)}{' LAST' if last else ''}\r\n".encode() + chunk)
+            codes.append(c.reply())
+        self.assertEqual((codes[-1][0], codes[-1][1][:5]), (552, "5.3.4"),
+                         f"BDAT chunks totalling {2 * len(chunk)} > max_message_size={MAX_SIZE}: {codes}")
+        c.expect("RSET", 250)
+        time.sleep(0.5)
+        self.assertEqual(len(self.state.messages(addr("frank"))), before, "oversize BDAT message delivered")
+
+    def test_large_pipelined_batch(self):
+        """5000 commands in one write while the client reads concurrently: every reply arrives,
+        in order (no deadlock when the server's replies fill the socket buffers)."""
+        import threading
+        c = self.client()
+        c.ehlo()
+        n = 5000
+        batch = b"NOOP\r\n" * (n - 1) + b"RSET\r\n"
+        t = threading.Thread(target=c.send, args=(batch,), daemon=True)
+        t.start()
+        codes = [c.reply()[0] for _ in range(n)]
+        t.join(10)
+        self.assertEqual(codes.count(250), n, f"replies to {n} pipelined NOOP/RSET: {sorted(set(codes))}")
+        c.expect("NOOP", 250)
+
+    def test_message_just_under_limit_accepted(self):
+        msgid = new_msgid()
+        c = self.client()
+        c.ehlo()
+        body = make_message(msgid, size=MAX_SIZE - 2000)
+        self.assertLess(len(body), MAX_SIZE)
+        code, text = c.send_mail("a@remote.example", [addr("frank")], body)
+        self.assertEqual(code, 250, f"a {len(body)}-octet message with max_message_size={MAX_SIZE}: {code} {text!r}")
+        code, text = c.cmd(f"MAIL FROM:<a@remote.example> SIZE={MAX_SIZE}")
+        self.assertEqual(code, 250, f"SIZE= exactly max_message_size: {code} {text!r}")
+        self.state.wait_msgid(addr("frank"), msgid)
+
     # ------------------------------------------------------------------ curl
     def test_curl_smtp_upload(self):
         msgid = new_msgid()

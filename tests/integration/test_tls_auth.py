@@ -108,6 +108,15 @@ class TLSAuth(harness.CarteroTestCase):
         self.assertFalse(data.startswith(b"220") or data.startswith(b"250"),
                          f"smtps answered plaintext SMTP: {data!r}")
 
+    def test_second_starttls_refused(self):
+        c = self.connect(self.d.submission)
+        c.ehlo()
+        c.starttls()
+        c.ehlo()
+        code, text = c.cmd("STARTTLS")
+        self.assertIn(code, (503, 554), f"STARTTLS inside TLS: {code} {text!r}")
+        c.expect("NOOP", 250)
+
     # --------------------------------------------------------------------------- AUTH
     def test_auth_before_tls_538(self):
         c = self.connect(self.d.submission)
@@ -178,6 +187,17 @@ class TLSAuth(harness.CarteroTestCase):
         c.ehlo()
         code, text = c.auth_plain(ALICE.upper(), PW)
         self.assertEqual(code, 235, f"AUTH with the address in upper case: {code} {text!r}")
+
+    def test_long_auth_line_allowed(self):
+        # RFC 4954 4: AUTH lines may be up to 12288 octets; a 3000-octet AUTH PLAIN with a
+        # wrong password is an ordinary failed login, not "line too long"
+        c = self.submission_tls()
+        c.ehlo()
+        code, text = c.auth_plain(ALICE, "p" * 2200)
+        self.assertEqual((code, text[:5]), (535, "5.7.8"),
+                         f"AUTH PLAIN line of ~3000 octets (limit 12288): {code} {text!r}")
+        code, text = c.auth_plain(ALICE, PW)
+        self.assertEqual(code, 235, f"AUTH after a long failed one: {code} {text!r}")
 
     # --------------------------------------------------------------------------- TLS versions
     def _try_tls(self, port, maxv, starttls=True):
@@ -314,8 +334,9 @@ class AuthBruteForce(harness.CarteroTestCase):
                 if failures >= self.LIMIT:
                     break
                 code, text = c.auth_plain(ALICE, f"guess {failures}")
-                self.assertEqual(code // 100, 5, f"bad AUTH #{failures + 1}: {code} {text!r}")
-                self.assertNotEqual(code, 235)
+                # below the limit every failure is an ordinary 535 (refusing earlier is wrong too)
+                self.assertEqual((code, text[:5]), (535, "5.7.8"),
+                                 f"bad AUTH #{failures + 1} of {self.LIMIT}: {code} {text!r}")
                 failures += 1
             c.close()
         self.assertEqual(failures, self.LIMIT)
