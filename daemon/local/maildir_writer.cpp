@@ -1,8 +1,9 @@
-// daemon/local/maildir_writer.cpp — Maildir delivery: tmp/ → fsync → new/, idempotent names, quota.
+// daemon/local/maildir_writer.cpp — Maildir delivery: tmp/ → syncfs per batch → new/, idempotent names, quota.
 #include "daemon/local/maildir_writer.hpp"
 
 #include "daemon/local/maildir_quota.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <dirent.h>
@@ -161,7 +162,10 @@ delivery_outcome maildir_writer::deliver(const delivery_request& r) {
         }
         if (r.quota_bytes != 0) {
             maildir_usage u = quota_usage(r.maildir, r.quota_bytes, true);
-            if (u.bytes + out.size > r.quota_bytes) {
+            // Messages staged in this batch are not in maildirsize yet: count them too.
+            const auto staged = staged_bytes_.find(r.maildir);
+            const std::uint64_t pending = staged == staged_bytes_.end() ? 0 : staged->second;
+            if (u.bytes + pending + out.size > r.quota_bytes) {
                 out.status = delivery_status::over_quota;
                 out.reply = reply(552, "5.2.2", "Mailbox full");
                 return out;
@@ -170,16 +174,13 @@ delivery_outcome maildir_writer::deliver(const delivery_request& r) {
         fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0) throw_errno("open", tmp);
         write_all(fd, head, r.body, tmp);
-        if (::fsync(fd) != 0) throw_errno("fsync", tmp);
         int rc = ::close(fd);
         fd = -1;
         if (rc != 0) throw_errno("close", tmp);
-        if (::rename(tmp.c_str(), (r.maildir / "new" / name).c_str()) != 0)
-            throw_errno("rename", tmp);
-        dirty_.insert(r.maildir / "new");
-        // After the rename: a crash before this line leaves maildirsize one message short,
-        // which the next recalculation corrects (never an over-count that refuses mail).
-        maildirsize_append(r.maildir, static_cast<std::int64_t>(out.size), 1);
+        // Not yet durable, not yet visible: flush() syncs the whole batch's data with one
+        // syncfs(2) and only then renames into new/ (group commit for Maildir files).
+        staged_.push_back({tmp, r.maildir / "new" / name, r.maildir, out.size});
+        staged_bytes_[r.maildir] += out.size;
         out.status = delivery_status::delivered;
         out.file_name = name;
         out.reply = reply(250, "2.0.0", "Delivered");
@@ -199,11 +200,49 @@ delivery_outcome maildir_writer::deliver(const delivery_request& r) {
 
 std::vector<fs::path> maildir_writer::flush() {
     std::vector<fs::path> failed;
+    auto fail = [&](const fs::path& maildir) {
+        if (std::find(failed.begin(), failed.end(), maildir) == failed.end())
+            failed.push_back(maildir);
+    };
+    // 1. Make every staged file's data durable: one syncfs(2) per filesystem instead of one
+    //    fsync per file (the mail root is normally one filesystem).
+    std::set<dev_t> synced, broken;
+    for (const auto& st : staged_) {
+        struct stat sb {};
+        if (::stat(st.maildir.c_str(), &sb) != 0) {
+            broken.insert(0);
+            continue;
+        }
+        if (synced.count(sb.st_dev) || broken.count(sb.st_dev)) continue;
+        int fd = ::open(st.maildir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0 && ::syncfs(fd) == 0)
+            synced.insert(sb.st_dev);
+        else
+            broken.insert(sb.st_dev);
+        if (fd >= 0) ::close(fd);
+    }
+    // 2. Only durable files become visible; 3. the renames become durable with new/'s fsync.
+    for (const auto& st : staged_) {
+        struct stat sb {};
+        const bool ok = ::stat(st.maildir.c_str(), &sb) == 0 && synced.count(sb.st_dev) &&
+                        ::rename(st.tmp.c_str(), st.final.c_str()) == 0;
+        if (!ok) {
+            ::unlink(st.tmp.c_str());
+            fail(st.maildir);
+            continue;
+        }
+        dirty_.insert(st.maildir / "new");
+        // After the rename: a crash before this line leaves maildirsize one message short,
+        // which the next recalculation corrects (never an over-count that refuses mail).
+        maildirsize_append(st.maildir, static_cast<std::int64_t>(st.size), 1);
+    }
+    staged_.clear();
+    staged_bytes_.clear();
     for (const auto& d : dirty_) {
         try {
             fsync_path(d);
         } catch (const sys_error&) {
-            failed.push_back(d.parent_path());
+            fail(d.parent_path());
             ready_.erase(d.parent_path()); // re-check the directories next time
         }
     }

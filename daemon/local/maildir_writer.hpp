@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <string>
 #include <string_view>
@@ -41,8 +42,10 @@ struct delivery_outcome {
     std::uint64_t size = 0; // bytes in the file
 };
 
-// Delivery per https://cr.yp.to/proto/maildir.html: write tmp/<name>, fsync, rename to
-// new/<name>. The name is a function of (received_at, queue id, row id, host, size), so a
+// Delivery per https://cr.yp.to/proto/maildir.html: write tmp/<name>, make it durable, rename
+// to new/<name>. deliver() only writes tmp/; flush() makes a whole batch durable with one
+// syncfs(2) per filesystem (group commit: one sync instead of one fsync per file), then
+// renames each file into new/ and fsyncs each new/ once. The name is a function of (received_at, queue id, row id, host, size), so a
 // redelivery after a crash finds its earlier copy (new/<name> or cur/<name>:2,<flags>) and
 // skips it: a message is written to a mailbox once. Maildir++ quota is checked against
 // maildirsize before writing and "<size> 1" is appended after.
@@ -56,8 +59,8 @@ public:
 
     delivery_outcome deliver(const delivery_request& r);
 
-    // fsyncs every new/ written since the last flush; returns the Maildirs whose fsync failed
-    // (their deliveries of this batch must be treated as not done).
+    // syncfs, rename into new/, fsync every new/ touched since the last flush; returns the
+    // Maildirs where any step failed (their deliveries of this batch count as not done).
     std::vector<std::filesystem::path> flush();
 
     // "<received_at>.<queue_id>_<row_id>.<host>,S=<size>" with '/' and ':' in the host written
@@ -74,6 +77,12 @@ private:
     std::string hostname_;
     std::set<std::filesystem::path> ready_; // Maildirs known to have tmp/new/cur
     std::set<std::filesystem::path> dirty_; // new/ dirs awaiting fsync
+    struct staged_file {
+        std::filesystem::path tmp, final, maildir;
+        std::uint64_t size = 0;
+    };
+    std::vector<staged_file> staged_; // written to tmp/, awaiting syncfs + rename in flush()
+    std::map<std::filesystem::path, std::uint64_t> staged_bytes_; // per Maildir, for quota
 };
 
 } // namespace cartero::local

@@ -107,6 +107,7 @@ TEST_CASE("the null sender gets Return-Path: <>; host separators are escaped", "
     r.mail_from = "";
     auto o = w.deliver(r);
     REQUIRE(o.status == delivery_status::delivered);
+    CHECK(w.flush().empty());
     CHECK(o.file_name.find("odd\\057host\\072name,S=") != std::string::npos);
     CHECK(slurp(t.path / "m" / "new" / o.file_name).rfind("Return-Path: <>\r\n", 0) == 0);
 }
@@ -124,6 +125,7 @@ TEST_CASE("a redelivery finds the earlier copy in new/ or in cur/ and writes not
     again.redelivery = true;
     auto o = w.deliver(again);
     CHECK(o.status == delivery_status::duplicate);
+    CHECK(w.flush().empty());
     CHECK(files_in(md / "new").size() == 1);
 
     // Dovecot saw it: new/<name> -> cur/<name>:2,S
@@ -139,6 +141,7 @@ TEST_CASE("a redelivery finds the earlier copy in new/ or in cur/ and writes not
     auto other = request(md, body);
     other.row_id = 43;
     CHECK(w.deliver(other).status == delivery_status::delivered);
+    CHECK(w.flush().empty());
     CHECK(files_in(md / "new").size() == 1);
 }
 
@@ -150,18 +153,39 @@ TEST_CASE("over quota: nothing written, 552 5.2.2; under quota: maildirsize grow
     r.quota_bytes = 400;
     auto o = w.deliver(r);
     REQUIRE(o.status == delivery_status::delivered);
+    CHECK(w.flush().empty());
     CHECK(slurp(md / "maildirsize") == "400S\n0 0\n" + std::to_string(o.size) + " 1\n");
 
     r.row_id = 43;
     REQUIRE(w.deliver(r).status == delivery_status::delivered); // 2 x ~165 = ~330 <= 400
     r.row_id = 44;
+    // The second copy is only staged (not in maildirsize yet) and still counts against quota.
     auto full = w.deliver(r);
+    CHECK(w.flush().empty());
     CHECK(full.status == delivery_status::over_quota);
     CHECK(full.reply.code == 552);
     CHECK(full.reply.enhanced == "5.2.2");
     CHECK(files_in(md / "new").size() == 2);
     CHECK(files_in(md / "tmp").empty());
     CHECK_FALSE(would_fit(md, 400, o.size));
+}
+
+TEST_CASE("a batch is invisible until flush(): then all of it appears at once", "[maildir_writer]") {
+    temp_dir t;
+    const auto md = t.path / "bob";
+    maildir_writer w("mx");
+    for (std::int64_t row = 1; row <= 5; ++row) {
+        auto r = request(md, "Subject: batch\r\n\r\nx\r\n");
+        r.row_id = row;
+        REQUIRE(w.deliver(r).status == delivery_status::delivered);
+    }
+    // Nothing may be visible (or marked delivered) before its data is durable.
+    CHECK(files_in(md / "new").empty());
+    CHECK(files_in(md / "tmp").size() == 5);
+    CHECK(w.flush().empty());
+    CHECK(files_in(md / "new").size() == 5);
+    CHECK(files_in(md / "tmp").empty());
+    CHECK(quota_usage(md).count == 5);
 }
 
 TEST_CASE("an unusable Maildir path gives a temporary failure, not a crash", "[maildir_writer]") {
