@@ -117,6 +117,8 @@ CREATE TRIGGER forwarder_destinations_no_self_update BEFORE UPDATE ON forwarder_
 WHEN NEW.destination = (SELECT source FROM forwarders WHERE id = NEW.forwarder_id)
 BEGIN SELECT RAISE(ABORT, 'a forwarder may not forward to its own address'); END;
 )sql",
+        schema_step_dkim(),    // 2
+        schema_step_sending(), // 3
     };
     return steps;
 }

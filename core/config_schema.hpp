@@ -10,4 +10,9 @@ namespace cartero::config {
 // pending step and the user_version bump in one transaction.
 const std::vector<std::string_view>& schema_migrations();
 
+// Steps defined next to the tables' owners (core/config_schema_sending.cpp), in order:
+std::string_view schema_step_dkim();    // 2: dkim_keys
+std::string_view schema_step_sending(); // 3: ip_pools, ips, sender_routes, transport_routes,
+                                        //    pacing_rules
+
 } // namespace cartero::config

@@ -183,6 +183,7 @@ net::awaitable<void> session::run() {
     std::string in;
     std::vector<queue::recipient> targets;
     std::optional<std::uint64_t> declared_size;
+    std::string queue_id;
     std::size_t messages = 0;
     const char* end_reason = "quit";
 
@@ -229,18 +230,23 @@ net::awaitable<void> session::run() {
             break;
         case smtp::action_kind::check_sender: {
             targets.clear();
+            // The queue id names the transaction from MAIL on, so every log line about this
+            // message carries it (as Postfix does); an aborted transaction just skips an id.
+            queue_id = queue::new_queue_id();
             declared_size.reset(); // SIZE= from MAIL (RFC 1870), for the quota check at RCPT
             for (const auto& p : a.params)
                 if (p.keyword == "SIZE") declared_size = std::strtoull(p.value.c_str(), nullptr, 10);
             auto r = policy::check_sender(*st_.config, facts_, a.addr);
-            log::info("mail_from", {{"session", id_}, {"from", a.addr.address()},
+            log::info("mail_from", {{"session", id_}, {"queue_id", queue_id},
+                                    {"from", a.addr.address()},
                                     {"result", r.summary()}});
             fsm.sender_result(r);
             break;
         }
         case smtp::action_kind::check_recipient: {
             auto res = st_.resolver->resolve(*st_.config, facts_, a.addr, declared_size);
-            log::info("rcpt_to", {{"session", id_}, {"to", a.addr.address()},
+            log::info("rcpt_to", {{"session", id_}, {"queue_id", queue_id},
+                                  {"to", a.addr.address()},
                                   {"result", res.answer.summary()}});
             if (res.answer.positive()) add_targets(targets, std::move(res.targets));
             fsm.recipient_result(res.answer);
@@ -301,7 +307,8 @@ net::awaitable<void> session::run() {
         case smtp::action_kind::deliver: {
             const auto& env = *a.env;
             queue::message m;
-            m.id = queue::new_queue_id();
+            m.id = queue_id.empty() ? queue::new_queue_id() : queue_id;
+            queue_id.clear(); // a second message in this session gets its own id at MAIL
             m.mail_from = env.mail_from.null_path ? std::string() : env.mail_from.address();
             m.helo = env.helo;
             m.client_ip = facts_.client_ip;
@@ -330,7 +337,8 @@ net::awaitable<void> session::run() {
                 m.rcpts[0].quota_bytes > 0 && st_.quota &&
                 !st_.quota(m.rcpts[0].maildir, m.rcpts[0].quota_bytes, m.body.size())) {
                 auto r = reply(552, "5.2.2", "Mailbox full: message exceeds the quota");
-                log::info("rejected", {{"session", id_}, {"reason", r.summary()}});
+                log::info("rejected", {{"session", id_}, {"queue_id", m.id},
+                                       {"reason", r.summary()}});
                 fsm.deliver_result(r);
                 break;
             }
