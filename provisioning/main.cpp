@@ -3,6 +3,7 @@
 #include "core/address_norm.hpp"
 #include "core/config_db.hpp"
 #include "core/size_parse.hpp"
+#include "provisioning/cli_common.hpp"
 #include "provisioning/state_dir.hpp"
 
 #include <CLI/CLI.hpp>
@@ -19,13 +20,10 @@ namespace {
 
 using namespace cartero;
 
-// A failure that is the user's wording (exit 2), not the operation's (exit 1).
-struct usage_error : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
+using ctl::usage_error;
 
 struct options {
-    std::string state_dir;
+    ctl::cli_context* ctx = nullptr;
     std::string hostname;
     std::string name;
     std::string address;
@@ -38,30 +36,16 @@ struct options {
 };
 
 std::string state_dir(const options& o) {
-    if (o.state_dir.empty())
-        throw usage_error("no state directory; give --state-dir DIR or set CARTERO_STATE_DIR");
-    return o.state_dir;
+    return o.ctx->require_state_dir();
 }
 
 config::config_db open_db(const options& o) {
-    std::string dir = state_dir(o);
-    std::string path = dir + "/" + ctl::config_db_name;
-    struct stat st;
-    if (::stat(path.c_str(), &st) != 0)
-        throw std::runtime_error(dir + " is not initialised (no " + ctl::config_db_name +
-                                 "); run: carteroctl --state-dir " + dir +
-                                 " init --hostname NAME");
-    return config::config_db(path, false);
+    return o.ctx->open_config();
 }
 
 // --password-stdin: one line; the trailing newline (and a CR before it) is not part of it.
 std::string read_password() {
-    std::string line;
-    if (!std::getline(std::cin, line) && line.empty())
-        throw std::runtime_error("no password on standard input (--password-stdin reads one line)");
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty()) throw std::runtime_error("the password is empty");
-    return line;
+    return ctl::read_secret_line("password");
 }
 
 std::uint64_t quota_of(const options& o) {
@@ -86,7 +70,8 @@ void cmd_init(const options& o) {
 void cmd_domain_list(const options& o) {
     auto db = open_db(o);
     header("DOMAIN");
-    for (const auto& d : db.list_domains()) std::cout << d.name << '\n';
+    for (const auto& d : db.list_domains())
+        std::cout << d.name << '\n';
 }
 
 void cmd_mailbox_list(const options& o) {
@@ -94,7 +79,8 @@ void cmd_mailbox_list(const options& o) {
     header("ADDRESS\tQUOTA\tSTATE");
     for (const auto& m : db.list_mailboxes(o.domain))
         std::cout << m.address << '\t'
-                  << (m.quota_bytes == 0 ? std::string("unlimited") : units::format_size(m.quota_bytes))
+                  << (m.quota_bytes == 0 ? std::string("unlimited")
+                                         : units::format_size(m.quota_bytes))
                   << '\t' << (m.enabled ? "enabled" : "disabled") << '\n';
 }
 
@@ -113,14 +99,6 @@ void cmd_setting_get(const options& o) {
     auto db = open_db(o);
     auto v = db.get_setting(o.key);
     std::cout << v.value_or("") << '\n';
-}
-
-// Attaches --help-visible subcommand `name` with `action` to run after parsing.
-CLI::App* command(CLI::App* parent, const char* name, const char* doc,
-                  std::function<void()>* slot, std::function<void()> action) {
-    CLI::App* sub = parent->add_subcommand(name, doc);
-    sub->callback([slot, action] { *slot = action; });
-    return sub;
 }
 
 // CLI11's "A subcommand is required" names neither the command nor the choices; say both.
@@ -145,7 +123,8 @@ std::string usage_message(CLI::App& app, const CLI::ParseError& e) {
             choices += (choices.empty() ? "" : ", ") + sub->get_name();
         auto extra = at->remaining();
         if (!extra.empty())
-            return "unknown command '" + extra.front() + "' for " + path + "; use one of: " + choices;
+            return "unknown command '" + extra.front() + "' for " + path +
+                   "; use one of: " + choices;
         return path + " needs a command: " + choices + " (see " + path + " --help)";
     }
     return msg + " (see " + path + " --help)";
@@ -154,76 +133,81 @@ std::string usage_message(CLI::App& app, const CLI::ParseError& e) {
 } // namespace
 
 int main(int argc, char** argv) {
+    ctl::cli_context ctx;
     options o;
-    std::function<void()> run;
+    o.ctx = &ctx;
 
     CLI::App app{"carteroctl: manage a Cartero state directory (domains, mailboxes, forwarders, "
                  "settings)",
                  "carteroctl"};
     app.option_defaults()->always_capture_default(false);
-    app.add_option("--state-dir", o.state_dir, "state directory (config.db, queue.db, spool, mail)")
+    app.add_option("--state-dir", ctx.state_dir,
+                   "state directory (config.db, queue.db, spool, mail)")
         ->envname("CARTERO_STATE_DIR")
         ->type_name("DIR");
     app.require_subcommand(1);
 
-    auto* init = command(&app, "init", "create and lay out the state directory", &run,
-                         [&] { cmd_init(o); });
+    auto* init = ctl::command(&app, "init", "create and lay out the state directory", ctx,
+                              [&] { cmd_init(o); });
     init->add_option("--hostname", o.hostname, "this server's host name")
         ->required()
         ->type_name("NAME");
 
     auto* domain = app.add_subcommand("domain", "manage local domains");
     domain->require_subcommand(1);
-    command(domain, "add", "add a local domain", &run, [&] {
-        open_db(o).add_domain(o.name);
-    })->add_option("NAME", o.name, "domain name (Unicode names are stored as IDNA A-labels)")->required();
-    command(domain, "remove", "remove a domain that has no mailboxes or forwarders", &run, [&] {
-        open_db(o).remove_domain(o.name);
-    })->add_option("NAME", o.name, "domain name")->required();
-    command(domain, "list", "list domains, one per line", &run, [&] { cmd_domain_list(o); });
+    ctl::command(domain, "add", "add a local domain", ctx, [&] { open_db(o).add_domain(o.name); })
+        ->add_option("NAME", o.name, "domain name (Unicode names are stored as IDNA A-labels)")
+        ->required();
+    ctl::command(domain, "remove", "remove a domain that has no mailboxes or forwarders", ctx,
+                 [&] { open_db(o).remove_domain(o.name); })
+        ->add_option("NAME", o.name, "domain name")
+        ->required();
+    ctl::command(domain, "list", "list domains, one per line", ctx, [&] { cmd_domain_list(o); });
 
     auto* mailbox = app.add_subcommand("mailbox", "manage mailboxes");
     mailbox->require_subcommand(1);
-    auto* mb_add = command(mailbox, "add", "add a mailbox (the password is read from stdin)", &run,
-                           [&] {
-                               auto db = open_db(o);
-                               std::uint64_t q = quota_of(o);
-                               db.add_mailbox(o.address, read_password(), q);
-                           });
+    auto* mb_add =
+        ctl::command(mailbox, "add", "add a mailbox (the password is read from stdin)", ctx, [&] {
+            auto db = open_db(o);
+            std::uint64_t q = quota_of(o);
+            db.add_mailbox(o.address, read_password(), q);
+        });
     mb_add->add_option("ADDRESS", o.address, "user@domain; the domain must exist")->required();
     mb_add->add_flag("--password-stdin", o.password_stdin, "read the password from standard input")
         ->required();
     mb_add->add_option("--quota", o.quota, "size limit, binary units (500M, 2G); 0 = unlimited")
         ->type_name("SIZE");
-    auto* mb_pw = command(mailbox, "passwd", "set a mailbox's password (read from stdin)", &run,
-                          [&] {
-                              auto db = open_db(o);
-                              db.set_password(o.address, read_password());
-                          });
+    auto* mb_pw =
+        ctl::command(mailbox, "passwd", "set a mailbox's password (read from stdin)", ctx, [&] {
+            auto db = open_db(o);
+            db.set_password(o.address, read_password());
+        });
     mb_pw->add_option("ADDRESS", o.address, "user@domain")->required();
     mb_pw->add_flag("--password-stdin", o.password_stdin, "read the password from standard input")
         ->required();
-    command(mailbox, "list", "list mailboxes: address, quota, enabled|disabled", &run,
-            [&] { cmd_mailbox_list(o); })
-        ->add_option("DOMAIN", o.domain, "only this domain");
-    command(mailbox, "remove", "remove a mailbox (its Maildir is kept on disk)", &run, [&] {
-        open_db(o).remove_mailbox(o.address);
-    })->add_option("ADDRESS", o.address, "user@domain")->required();
+    ctl::command(mailbox, "list", "list mailboxes: address, quota, enabled|disabled", ctx, [&] {
+        cmd_mailbox_list(o);
+    })->add_option("DOMAIN", o.domain, "only this domain");
+    ctl::command(mailbox, "remove", "remove a mailbox (its Maildir is kept on disk)", ctx,
+                 [&] { open_db(o).remove_mailbox(o.address); })
+        ->add_option("ADDRESS", o.address, "user@domain")
+        ->required();
 
     auto* fwd = app.add_subcommand("forwarder", "manage forwarders (aliases) and catch-alls");
     fwd->require_subcommand(1);
-    auto* fw_add = command(fwd, "add",
-                           "forward ADDRESS to DEST...; adding to an existing forwarder appends",
-                           &run, [&] { open_db(o).add_forwarder(o.address, o.destinations); });
+    auto* fw_add = ctl::command(
+        fwd, "add", "forward ADDRESS to DEST...; adding to an existing forwarder appends", ctx,
+        [&] { open_db(o).add_forwarder(o.address, o.destinations); });
     fw_add->add_option("ADDRESS", o.address, "user@domain, or @domain for a catch-all")->required();
     fw_add->add_option("DEST", o.destinations, "destination addresses, local or remote")
         ->required();
-    command(fwd, "list", "list forwarders: source, comma-separated destinations", &run,
-            [&] { cmd_forwarder_list(o); })
-        ->add_option("DOMAIN", o.domain, "only this domain");
-    command(fwd, "remove", "remove a forwarder and all its destinations", &run, [&] {
-        open_db(o).remove_forwarder(o.address);
-    })->add_option("ADDRESS", o.address, "user@domain or @domain")->required();
+    ctl::command(fwd, "list", "list forwarders: source, comma-separated destinations", ctx, [&] {
+        cmd_forwarder_list(o);
+    })->add_option("DOMAIN", o.domain, "only this domain");
+    ctl::command(fwd, "remove", "remove a forwarder and all its destinations", ctx,
+                 [&] { open_db(o).remove_forwarder(o.address); })
+        ->add_option("ADDRESS", o.address, "user@domain or @domain")
+        ->required();
 
     auto* setting = app.add_subcommand("setting", "read or change a config.db setting");
     setting->require_subcommand(1);
@@ -231,14 +215,17 @@ int main(int argc, char** argv) {
     for (const auto& s : config::config_db::known_settings())
         keys += "\n  " + std::string(s.key) + ": " + std::string(s.doc);
     setting->footer("Settings:" + keys + "\n");
-    command(setting, "get", "print a setting's value (empty line when unset)", &run,
-            [&] { cmd_setting_get(o); })
-        ->add_option("KEY", o.key, "setting name")->required();
-    auto* set = command(setting, "set", "change a setting", &run, [&] {
-        open_db(o).set_setting(o.key, o.value);
-    });
+    ctl::command(setting, "get", "print a setting's value (empty line when unset)", ctx,
+                 [&] { cmd_setting_get(o); })
+        ->add_option("KEY", o.key, "setting name")
+        ->required();
+    auto* set = ctl::command(setting, "set", "change a setting", ctx,
+                             [&] { open_db(o).set_setting(o.key, o.value); });
     set->add_option("KEY", o.key, "setting name")->required();
     set->add_option("VALUE", o.value, "new value (\"\" to clear where allowed)")->required();
+
+    ctl::register_dkim_commands(app, ctx);
+    ctl::register_provision_commands(app, ctx);
 
     try {
         app.parse(argc, argv);
@@ -248,7 +235,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     try {
-        if (run) run();
+        if (ctx.run) ctx.run();
         return 0;
     } catch (const usage_error& e) {
         std::cerr << "carteroctl: " << e.what() << '\n';
