@@ -174,8 +174,9 @@ TEST_CASE("a batch is invisible until flush(): then all of it appears at once", 
     temp_dir t;
     const auto md = t.path / "bob";
     maildir_writer w("mx");
+    const std::string body = "Subject: batch\r\n\r\nx\r\n"; // outlives the requests' views
     for (std::int64_t row = 1; row <= 5; ++row) {
-        auto r = request(md, "Subject: batch\r\n\r\nx\r\n");
+        auto r = request(md, body);
         r.row_id = row;
         REQUIRE(w.deliver(r).status == delivery_status::delivered);
     }
