@@ -63,6 +63,55 @@ CREATE INDEX delivery_log_message ON delivery_log(message_id);
 CREATE INDEX delivery_log_recipient ON delivery_log(recipient);
 CREATE INDEX delivery_log_at ON delivery_log(at);
 )sql",
+    // 2: outbound delivery and operations — holds, DSN parameters (RFC 3461), Message-ID for
+    // log search, richer attempt rows, bounce classes, the suppression list.
+    R"sql(
+ALTER TABLE messages ADD COLUMN held INTEGER NOT NULL DEFAULT 0 CHECK (held IN (0, 1));
+ALTER TABLE messages ADD COLUMN message_id_header TEXT NOT NULL DEFAULT '';
+ALTER TABLE messages ADD COLUMN envid TEXT NOT NULL DEFAULT '';
+ALTER TABLE messages ADD COLUMN dsn_ret TEXT NOT NULL DEFAULT ''
+    CHECK (dsn_ret IN ('', 'FULL', 'HDRS'));
+CREATE INDEX messages_msgid ON messages(message_id_header);
+
+ALTER TABLE recipients ADD COLUMN notify TEXT NOT NULL DEFAULT '';
+ALTER TABLE recipients ADD COLUMN orcpt TEXT NOT NULL DEFAULT '';
+ALTER TABLE recipients ADD COLUMN first_attempt_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE recipients ADD COLUMN bounce_class TEXT NOT NULL DEFAULT '';
+ALTER TABLE recipients ADD COLUMN dsn_sent INTEGER NOT NULL DEFAULT 0 CHECK (dsn_sent IN (0, 1));
+
+ALTER TABLE delivery_log ADD COLUMN sender TEXT NOT NULL DEFAULT '';
+ALTER TABLE delivery_log ADD COLUMN message_id_header TEXT NOT NULL DEFAULT '';
+ALTER TABLE delivery_log ADD COLUMN dest_host TEXT NOT NULL DEFAULT '';
+ALTER TABLE delivery_log ADD COLUMN dest_ip TEXT NOT NULL DEFAULT '';
+ALTER TABLE delivery_log ADD COLUMN source_ip TEXT NOT NULL DEFAULT '';
+ALTER TABLE delivery_log ADD COLUMN tls TEXT NOT NULL DEFAULT '';
+ALTER TABLE delivery_log ADD COLUMN bounce_class TEXT NOT NULL DEFAULT '';
+CREATE INDEX delivery_log_msgid ON delivery_log(message_id_header);
+
+-- Recipients refused at submission until removed (invalid-recipient hard bounces land here).
+CREATE TABLE suppression(
+    address        TEXT PRIMARY KEY CHECK (address = lower(address)),
+    reason         TEXT NOT NULL,
+    bounce_class   TEXT NOT NULL DEFAULT '',
+    source_message TEXT NOT NULL DEFAULT '',
+    created_at     INTEGER NOT NULL
+);
+
+-- Every classified failure, synchronous (a reply in our session) or asynchronous (a DSN that
+-- came back to a VERP address), linked to the original message and recipient.
+CREATE TABLE bounces(
+    id           INTEGER PRIMARY KEY,
+    at           INTEGER NOT NULL,
+    message_id   TEXT NOT NULL,
+    recipient    TEXT NOT NULL,
+    bounce_class TEXT NOT NULL,
+    hard         INTEGER NOT NULL CHECK (hard IN (0, 1)),
+    reply        TEXT NOT NULL DEFAULT '',
+    source       TEXT NOT NULL CHECK (source IN ('sync', 'async'))
+);
+CREATE INDEX bounces_at ON bounces(at);
+CREATE INDEX bounces_recipient ON bounces(recipient);
+)sql",
 };
 
 constexpr int step_count = static_cast<int>(sizeof(steps) / sizeof(steps[0]));
