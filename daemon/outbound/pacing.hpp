@@ -1,0 +1,47 @@
+// daemon/outbound/pacing.hpp — per-destination limits: concurrency, message rate, messages per
+// connection; rules from config.db (pacing_rules) over shipped defaults for large providers.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cartero::outbound {
+
+struct pacing_limits {
+    std::uint32_t max_connections = 5;          // simultaneous connections per destination × IP
+    std::uint32_t messages_per_minute = 0;      // 0 = no rate limit
+    std::uint32_t messages_per_connection = 100; // then QUIT and reconnect
+};
+
+// pattern: "example.com" (exactly), "*.example.com" (any subdomain and the domain itself), or
+// "mx:*.google.com" (matched against the MX host instead of the recipient domain). Unset
+// fields inherit from the defaults.
+struct pacing_rule {
+    std::string pattern;
+    std::optional<std::uint32_t> max_connections, messages_per_minute, messages_per_connection;
+    std::string note;
+};
+
+class pacing_table {
+public:
+    explicit pacing_table(pacing_limits defaults = {}) : defaults_(defaults) {}
+    // Admin rules win over shipped ones; among each, the most specific pattern wins
+    // (exact domain > longest suffix > MX suffix).
+    void set_rules(std::vector<pacing_rule> admin_rules);
+    pacing_limits limits_for(std::string_view domain, std::string_view mx_host = {}) const;
+
+    // Conservative examples for large webmail providers (their published guidance is
+    // "start slow, watch 421s"): shipped, overridden by any admin rule with the same pattern.
+    static std::vector<pacing_rule> shipped_rules();
+
+private:
+    static int specificity(const pacing_rule& r, std::string_view domain, std::string_view mx);
+    pacing_limits defaults_;
+    std::vector<pacing_rule> admin_;
+    std::vector<pacing_rule> shipped_ = shipped_rules();
+};
+
+} // namespace cartero::outbound
