@@ -1,0 +1,207 @@
+// tests/unit/outbound/test_scheduler.cpp — the scheduler against a scripted transport and an
+// injected clock: grouping, limits, retries, pauses, bounces, expiry, holds.
+#include "daemon/outbound/scheduler.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <catch2/catch.hpp>
+
+using namespace cartero;
+using namespace cartero::outbound;
+
+namespace {
+
+struct fake_transport : transport {
+    struct call {
+        delivery_job job;
+        std::function<void(std::vector<attempt_result>)> done;
+    };
+    std::vector<call> calls;
+    void deliver(delivery_job job, std::function<void(std::vector<attempt_result>)> done) override {
+        calls.push_back({std::move(job), std::move(done)});
+    }
+    // Answers every recipient of call i with `r` (delivered when 2xx).
+    void answer(std::size_t i, const reply& r, bool connection_failed = false) {
+        std::vector<attempt_result> out;
+        for (const auto& item : calls[i].job.items)
+            for (auto idx : item.rcpts) {
+                attempt_result a;
+                a.row_id = item.msg->rcpts[idx].row_id;
+                a.delivered = r.positive();
+                a.answer = r;
+                a.connection_failed = connection_failed;
+                out.push_back(a);
+            }
+        calls[i].done(std::move(out));
+    }
+};
+
+struct fixture {
+    boost::asio::io_context io;
+    fake_transport t;
+    std::int64_t now = 1'000'000;
+    std::vector<recipient_outcome> recorded;
+    std::vector<std::pair<std::string, std::size_t>> bounces;
+    scheduler s;
+
+    explicit fixture(pacing_limits limits = {1, 0, 2})
+        : s(io.get_executor(), t, pacing_table(limits), retry_schedule(),
+            scheduler_hooks{[](const outbound_message&) { return std::string("192.0.2.1"); },
+                            [](const std::string&) { return std::string("mx.example.com"); },
+                            [this](const std::vector<recipient_outcome>& o) {
+                                recorded.insert(recorded.end(), o.begin(), o.end());
+                            },
+                            [this](const outbound_message& m, const std::vector<recipient_outcome>& f) {
+                                bounces.emplace_back(m.id, f.size());
+                            },
+                            {}},
+            [this] { return now; }) {}
+
+    std::shared_ptr<outbound_message> msg(std::string id, std::vector<std::string> rcpts,
+                                          std::string from = "sender@example.com") {
+        auto m = std::make_shared<outbound_message>();
+        m->id = id;
+        m->mail_from = from;
+        m->received_at = now;
+        m->body = std::make_shared<const std::string>("Subject: t\r\n\r\nx\r\n");
+        static std::int64_t row = 0;
+        for (auto& r : rcpts) m->rcpts.push_back({++row, r, r, 0, 0, "", ""});
+        return m;
+    }
+    void run() {
+        io.restart();
+        io.poll();
+    }
+};
+
+} // namespace
+
+TEST_CASE("recipients of one domain share a connection; limits split the work") {
+    fixture f({1, 0, 2}); // one connection at a time, two messages per connection
+    f.s.add(f.msg("A", {"x@example.org", "y@example.org"}));
+    f.s.add(f.msg("B", {"z@example.org"}));
+    f.s.add(f.msg("C", {"w@example.org"}));
+    f.s.add(f.msg("D", {"v@other.net"}));
+    f.s.tick();
+    REQUIRE(f.t.calls.size() == 2); // example.org (1 connection) and other.net
+    const auto& j = f.t.calls[0].job.domain == "example.org" ? f.t.calls[0].job : f.t.calls[1].job;
+    CHECK(j.items.size() == 2);               // messages_per_connection
+    CHECK(j.items[0].rcpts.size() == 2);      // both recipients of A in one transaction
+    CHECK(j.source_ip == "192.0.2.1");
+    CHECK(j.helo_name == "mx.example.com");
+    std::size_t org = f.t.calls[0].job.domain == "example.org" ? 0 : 1;
+    f.t.answer(org, reply(250, "2.0.0", "Ok"));
+    f.run();
+    REQUIRE(f.t.calls.size() == 3); // the slot freed: message C goes now
+    CHECK(f.t.calls[2].job.items.size() == 1);
+    CHECK(f.recorded.size() == 3);
+    for (const auto& o : f.recorded) CHECK(o.kind == outcome_kind::delivered);
+}
+
+TEST_CASE("a temporary failure is retried on schedule; a permanent one bounces once per message") {
+    fixture f;
+    f.s.add(f.msg("A", {"x@example.org", "y@example.org"}));
+    f.s.tick();
+    REQUIRE(f.t.calls.size() == 1);
+    // x deferred, y refused: answer per recipient.
+    std::vector<attempt_result> r(2);
+    r[0].row_id = f.t.calls[0].job.items[0].msg->rcpts[0].row_id;
+    r[0].answer = reply(450, "4.2.1", "Mailbox busy");
+    r[1].row_id = f.t.calls[0].job.items[0].msg->rcpts[1].row_id;
+    r[1].answer = reply(550, "5.1.1", "No such user");
+    f.t.calls[0].done(r);
+    f.run();
+    REQUIRE(f.recorded.size() == 2);
+    CHECK(f.recorded[0].kind == outcome_kind::deferred);
+    CHECK(f.recorded[0].next_attempt_at == f.now + 300);
+    CHECK(f.recorded[1].kind == outcome_kind::failed);
+    REQUIRE(f.bounces.size() == 1);
+    CHECK(f.bounces[0] == std::make_pair(std::string("A"), std::size_t(1)));
+    CHECK(f.t.calls.size() == 1); // nothing due yet
+    f.now += 299;
+    f.s.tick();
+    CHECK(f.t.calls.size() == 1);
+    f.now += 1;
+    f.s.tick();
+    REQUIRE(f.t.calls.size() == 2);
+    CHECK(f.t.calls[1].job.items[0].rcpts.size() == 1);
+    f.t.answer(1, reply(250, "2.0.0", "Ok"));
+    f.run();
+    CHECK(f.recorded.back().kind == outcome_kind::delivered);
+    CHECK(f.s.pending_recipients() == 0);
+}
+
+TEST_CASE("pushback pauses the destination; the null sender is never bounced; expiry fails") {
+    fixture f({2, 0, 10});
+    f.s.add(f.msg("A", {"x@example.org"}));
+    f.s.tick();
+    f.t.answer(0, reply(421, "4.7.0", "Too many connections, slow down"));
+    f.run();
+    auto views = f.s.destinations();
+    REQUIRE(views.size() == 1);
+    CHECK(views[0].pause.until == f.now + 60);
+    CHECK(views[0].pause.reply.find("421") == 0);
+    f.s.add(f.msg("B", {"y@example.org"}));
+    f.s.tick();
+    CHECK(f.t.calls.size() == 1); // paused: no new connection
+    f.now += 60;
+    f.s.tick();
+    CHECK(f.t.calls.size() == 2); // pause over: B goes (A waits for its own retry time)
+
+    fixture g;
+    g.s.add(g.msg("N", {"x@example.org"}, ""));
+    g.s.tick();
+    g.t.answer(0, reply(550, "5.1.1", "No such user"));
+    g.run();
+    CHECK(g.bounces.empty());
+    CHECK(g.recorded.at(0).kind == outcome_kind::failed);
+
+    fixture e;
+    auto m = e.msg("E", {"x@example.org"});
+    m->received_at = e.now - 5 * 24 * 3600 + 10; // 10 s before its lifetime ends
+    e.s.add(m);
+    e.s.tick();
+    e.now += 20;
+    e.t.answer(0, reply(451, "4.4.1", "Connection timed out"), true);
+    e.run();
+    CHECK(e.recorded.at(0).kind == outcome_kind::failed);
+    CHECK(e.recorded.at(0).expired);
+    CHECK(e.bounces.size() == 1);
+}
+
+TEST_CASE("held messages wait; release and retry make them due at once; remove forgets") {
+    fixture f;
+    auto a = f.msg("A", {"x@example.org"});
+    f.s.hold("A");
+    f.s.add(a);
+    f.s.tick();
+    CHECK(f.t.calls.empty());
+    f.s.release("A");
+    f.s.tick();
+    REQUIRE(f.t.calls.size() == 1);
+    f.t.answer(0, reply(451, "4.3.0", "Try later"));
+    f.run();
+    f.s.retry_now("A");
+    f.s.tick();
+    CHECK(f.t.calls.size() == 2);
+    f.t.answer(1, reply(451, "4.3.0", "Try later"));
+    f.run();
+    f.s.remove("A");
+    f.now += 10000;
+    f.s.tick();
+    CHECK(f.t.calls.size() == 2);
+    CHECK(f.s.pending_recipients() == 0);
+}
+
+TEST_CASE("a rate limit spreads messages over time") {
+    fixture f({5, 60, 100}); // 60 per minute: a burst of 60, then one per second
+    for (int i = 0; i < 61; ++i) f.s.add(f.msg("M" + std::to_string(i), {"x@example.org"}));
+    f.s.tick();
+    std::size_t sent = 0;
+    for (auto& c : f.t.calls) sent += c.job.items.size();
+    CHECK(sent == 60);
+    f.now += 1;
+    f.s.tick();
+    sent = 0;
+    for (auto& c : f.t.calls) sent += c.job.items.size();
+    CHECK(sent == 61);
+}
