@@ -1,0 +1,360 @@
+// daemon/outbound/smtp_transport.cpp — one coroutine per delivery job: next hops, addresses,
+// connect (bound to the source IP), then the client state machine over plain TCP or TLS.
+#include "daemon/outbound/smtp_transport.hpp"
+
+#include "core/log.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <map>
+
+namespace cartero::outbound {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using net::use_awaitable;
+using namespace net::experimental::awaitable_operators;
+constexpr auto nothrow = net::as_tuple(use_awaitable);
+
+smtp_transport::smtp_transport(net::any_io_executor ex, dns::resolver& resolver,
+                               net::ssl::context& client_tls, smtp_transport_settings s)
+    : ex_(ex), resolver_(resolver), tls_(client_tls), s_(std::move(s)) {}
+
+void smtp_transport::deliver(delivery_job job,
+                             std::function<void(std::vector<attempt_result>)> done) {
+    net::co_spawn(ex_, run(std::move(job), std::move(done)), net::detached);
+}
+
+net::awaitable<dns::answer> smtp_transport::lookup(std::string name, dns::rr_type type) {
+    // The resolver answers on its own thread: post the answer back to this coroutine's
+    // executor, keeping the io_context alive meanwhile.
+    co_return co_await net::async_initiate<decltype(use_awaitable), void(dns::answer)>(
+        [this, name, type](auto handler) {
+            auto ex = net::get_associated_executor(handler, ex_);
+            auto h = std::make_shared<decltype(handler)>(std::move(handler));
+            auto work = std::make_shared<net::executor_work_guard<decltype(ex)>>(ex);
+            resolver_.async_lookup(name, type, [h, work](dns::answer a) {
+                net::post(work->get_executor(), [h, work, a = std::move(a)]() mutable {
+                    (*h)(std::move(a));
+                    work->reset();
+                });
+            });
+        },
+        use_awaitable);
+}
+
+namespace {
+
+bool is_ip(const std::string& s) {
+    boost::system::error_code ec;
+    net::ip::make_address(s, ec);
+    return !ec;
+}
+
+bool needs_utf8(const std::string& s) {
+    for (unsigned char c : s)
+        if (c >= 0x80) return true;
+    return false;
+}
+
+// Header section only: SMTPUTF8 is needed for UTF-8 in addresses or headers (RFC 6531 §3.2);
+// 8-bit octets anywhere need 8BITMIME (RFC 6152).
+void classify_body(const std::string& body, bool& utf8_headers, bool& eight_bit) {
+    auto end = body.find("\r\n\r\n");
+    if (end == std::string::npos) end = body.size();
+    utf8_headers = false;
+    eight_bit = false;
+    for (std::size_t i = 0; i < body.size(); ++i)
+        if (static_cast<unsigned char>(body[i]) >= 0x80) {
+            eight_bit = true;
+            if (i < end) utf8_headers = true;
+            break;
+        }
+    if (eight_bit && !utf8_headers)
+        for (std::size_t i = 0; i < end; ++i)
+            if (static_cast<unsigned char>(body[i]) >= 0x80) utf8_headers = true;
+}
+
+attempt_result local_failure(const reply& r, bool connection_failed) {
+    attempt_result a;
+    a.answer = r;
+    a.connection_failed = connection_failed;
+    return a;
+}
+
+} // namespace
+
+net::awaitable<void> smtp_transport::run(delivery_job job,
+                                         std::function<void(std::vector<attempt_result>)> done) {
+    // One client transaction per message; results keyed by recipients.id.
+    std::vector<smtp::transaction> txs;
+    std::map<std::int64_t, attempt_result> results;
+    for (std::size_t i = 0; i < job.items.size(); ++i) {
+        const auto& item = job.items[i];
+        smtp::transaction t;
+        t.id = i;
+        t.mail_from = item.msg->mail_from;
+        t.dsn_ret = item.msg->ret;
+        t.dsn_envid = item.msg->envid;
+        t.body = item.msg->body ? item.msg->body : std::make_shared<const std::string>();
+        bool utf8_headers = false, eight_bit = false;
+        classify_body(*t.body, utf8_headers, eight_bit);
+        t.eight_bit = eight_bit;
+        t.needs_smtputf8 = utf8_headers || needs_utf8(t.mail_from);
+        for (auto idx : item.rcpts) {
+            const auto& r = item.msg->rcpts[idx];
+            t.rcpts.push_back({r.address, r.notify, r.orcpt});
+            t.needs_smtputf8 = t.needs_smtputf8 || needs_utf8(r.address);
+        }
+        txs.push_back(std::move(t));
+    }
+    std::vector<std::size_t> pending(txs.size());
+    for (std::size_t i = 0; i < pending.size(); ++i) pending[i] = i;
+
+    auto finish_all = [&](const attempt_result& how) {
+        for (auto i : pending)
+            for (auto idx : job.items[i].rcpts) {
+                attempt_result a = how;
+                a.row_id = job.items[i].msg->rcpts[idx].row_id;
+                a.source_ip = job.source_ip;
+                results[a.row_id] = a;
+            }
+        pending.clear();
+    };
+
+    // 1. Next hops: the relayhost, or the MX hosts (RFC 5321 §5.1), or the domain itself.
+    std::vector<next_hop> hops;
+    if (s_.relayhost) {
+        hops.push_back(*s_.relayhost);
+    } else {
+        auto mx = co_await lookup(job.domain, dns::rr_type::mx);
+        if (mx.st == dns::status::nxdomain) {
+            finish_all(local_failure(reply(550, "5.1.2", "Recipient domain " + job.domain +
+                                                             " does not exist (DNS NXDOMAIN)"),
+                                     false));
+        } else if (mx.st == dns::status::ok) {
+            auto hosts = dns::parse_mx(mx);
+            if (dns::is_null_mx(hosts))
+                finish_all(local_failure(reply(556, "5.1.10", "Recipient domain " + job.domain +
+                                                                  " accepts no mail (null MX, RFC 7505)"),
+                                         false));
+            for (const auto& h : hosts)
+                if (hops.size() < s_.max_mx_hosts && !h.host.empty()) hops.push_back({h.host, 25});
+        } else if (mx.st == dns::status::nodata) {
+            hops.push_back({job.domain, 25}); // implicit MX
+        } else {
+            finish_all(local_failure(reply(451, "4.4.3", "DNS lookup of MX for " + job.domain +
+                                                             " failed: " + std::string(dns::to_string(mx.st)) +
+                                                             (mx.why.empty() ? "" : " (" + mx.why + ")")),
+                                     true));
+        }
+    }
+
+    reply last_error(451, "4.4.1", "No mail server for " + job.domain + " could be reached");
+    boost::system::error_code ec;
+    const auto source = job.source_ip.empty() ? net::ip::address() : net::ip::make_address(job.source_ip, ec);
+    const bool have_source = !job.source_ip.empty() && !ec;
+
+    for (const auto& hop : hops) {
+        if (pending.empty()) break;
+        // 2. Addresses of this host, in the source IP's family when one is set.
+        std::vector<std::string> addrs;
+        if (is_ip(hop.host)) {
+            addrs.push_back(hop.host);
+        } else {
+            if (!have_source || source.is_v4()) {
+                auto a = co_await lookup(hop.host, dns::rr_type::a);
+                if (a.ok()) addrs.insert(addrs.end(), a.records.begin(), a.records.end());
+            }
+            if (!have_source || source.is_v6()) {
+                auto a = co_await lookup(hop.host, dns::rr_type::aaaa);
+                if (a.ok()) addrs.insert(addrs.end(), a.records.begin(), a.records.end());
+            }
+            if (addrs.empty()) {
+                last_error = reply(451, "4.4.3", "Mail server " + hop.host + " has no address");
+                continue;
+            }
+        }
+        if (addrs.size() > s_.max_addresses) addrs.resize(s_.max_addresses);
+
+        for (const auto& addr_text : addrs) {
+            if (pending.empty()) break;
+            auto addr = net::ip::make_address(addr_text, ec);
+            if (ec || (have_source && addr.is_v4() != source.is_v4())) continue;
+            tcp::endpoint remote(addr, hop.port);
+            tcp::socket sock(ex_);
+            sock.open(remote.protocol(), ec);
+            if (!ec && have_source) sock.bind(tcp::endpoint(source, 0), ec);
+            if (ec) {
+                last_error = reply(451, "4.4.0", "Cannot use source address " + job.source_ip + ": " + ec.message());
+                continue;
+            }
+            net::steady_timer timer(ex_, s_.connect_timeout);
+            auto connected = co_await (sock.async_connect(remote, nothrow) || timer.async_wait(nothrow));
+            if (connected.index() == 1) {
+                last_error = reply(451, "4.4.1", "Connection to " + hop.host + "[" + addr_text + "]:" +
+                                                     std::to_string(hop.port) + " timed out");
+                continue;
+            }
+            if (auto [cec] = std::get<0>(connected); cec) {
+                last_error = reply(451, "4.4.1", "Connection to " + hop.host + "[" + addr_text + "]:" +
+                                                     std::to_string(hop.port) + " failed: " + cec.message());
+                continue;
+            }
+            sock.set_option(tcp::no_delay(true), ec);
+
+            // 3. The conversation.
+            smtp::client_settings cs;
+            cs.helo_name = job.helo_name.empty() ? "localhost" : job.helo_name;
+            cs.tls = s_.tls;
+            smtp::client_fsm c(cs);
+            for (auto i : pending) c.add_transaction(txs[i]);
+            c.no_more_transactions();
+            net::ssl::stream<tcp::socket> stream(std::move(sock), tls_);
+            bool tls = false;
+            std::string out, tls_desc;
+            std::vector<std::size_t> still_pending;
+            char buf[16384];
+
+            auto io_timer = [&](smtp::client_timeout t) {
+                auto d = smtp::timeout_duration(t);
+                return d.count() > 0 ? d : std::chrono::seconds(300);
+            };
+            auto flush = [&]() -> net::awaitable<bool> {
+                if (out.empty()) co_return true;
+                net::steady_timer t(ex_, io_timer(c.current_timeout()));
+                bool ok = false;
+                if (tls) {
+                    auto r = co_await (net::async_write(stream, net::buffer(out), nothrow) || t.async_wait(nothrow));
+                    ok = r.index() == 0 && !std::get<0>(std::get<0>(r));
+                } else {
+                    auto r = co_await (net::async_write(stream.next_layer(), net::buffer(out), nothrow) ||
+                                       t.async_wait(nothrow));
+                    ok = r.index() == 0 && !std::get<0>(std::get<0>(r));
+                }
+                out.clear();
+                co_return ok;
+            };
+
+            for (bool running = true; running;) {
+                auto a = c.next();
+                switch (a.kind) {
+                case smtp::client_action_kind::send:
+                    out += a.out;
+                    break;
+                case smtp::client_action_kind::need_input: {
+                    if (!(co_await flush())) {
+                        c.eof();
+                        break;
+                    }
+                    net::steady_timer t(ex_, io_timer(c.current_timeout()));
+                    std::size_t n = 0;
+                    bool timed_out = false, failed = false;
+                    if (tls) {
+                        auto r = co_await (stream.async_read_some(net::buffer(buf), nothrow) || t.async_wait(nothrow));
+                        if (r.index() == 1) timed_out = true;
+                        else std::tie(ec, n) = std::get<0>(r), failed = ec && n == 0;
+                    } else {
+                        auto r = co_await (stream.next_layer().async_read_some(net::buffer(buf), nothrow) ||
+                                           t.async_wait(nothrow));
+                        if (r.index() == 1) timed_out = true;
+                        else std::tie(ec, n) = std::get<0>(r), failed = ec && n == 0;
+                    }
+                    if (timed_out) c.timed_out();
+                    else if (failed) c.eof();
+                    else c.feed(std::string_view(buf, n));
+                    break;
+                }
+                case smtp::client_action_kind::start_tls: {
+                    if (!(co_await flush())) {
+                        c.eof();
+                        break;
+                    }
+                    if (!is_ip(hop.host))
+                        SSL_set_tlsext_host_name(stream.native_handle(), hop.host.c_str());
+                    net::steady_timer t(ex_, std::chrono::seconds(60));
+                    auto r = co_await (stream.async_handshake(net::ssl::stream_base::client, nothrow) ||
+                                       t.async_wait(nothrow));
+                    if (r.index() == 1) {
+                        c.tls_failed("TLS handshake timed out");
+                    } else if (auto [hec] = std::get<0>(r); hec) {
+                        c.tls_failed("TLS handshake failed: " + hec.message());
+                    } else {
+                        tls = true;
+                        c.tls_started(SSL_get_version(stream.native_handle()),
+                                      SSL_get_cipher_name(stream.native_handle()));
+                        tls_desc = c.tls_version() + " " + c.tls_cipher();
+                    }
+                    break;
+                }
+                case smtp::client_action_kind::transaction_done: {
+                    const auto& res = *a.result;
+                    const auto& item = job.items[res.id];
+                    bool connection_level = false;
+                    for (const auto& rr : res.recipients)
+                        if (rr.stage == smtp::client_stage::not_attempted ||
+                            rr.stage == smtp::client_stage::greeting ||
+                            rr.stage == smtp::client_stage::helo ||
+                            rr.stage == smtp::client_stage::starttls ||
+                            rr.stage == smtp::client_stage::auth)
+                            connection_level = true;
+                    if (connection_level) {
+                        // RFC 5321 §5.1: try the next address/MX host with this message.
+                        still_pending.push_back(res.id);
+                        if (!res.recipients.empty()) last_error = res.recipients.front().reply.r;
+                        break;
+                    }
+                    for (std::size_t j = 0; j < res.recipients.size() && j < item.rcpts.size(); ++j) {
+                        const auto& rr = res.recipients[j];
+                        attempt_result ar;
+                        ar.row_id = item.msg->rcpts[item.rcpts[j]].row_id;
+                        ar.delivered = rr.delivered();
+                        ar.answer = rr.reply.r;
+                        ar.dest_host = hop.host;
+                        ar.dest_ip = addr_text;
+                        ar.source_ip = job.source_ip;
+                        ar.tls = tls_desc;
+                        results[ar.row_id] = ar;
+                    }
+                    break;
+                }
+                case smtp::client_action_kind::idle:
+                    c.no_more_transactions();
+                    break;
+                case smtp::client_action_kind::close:
+                    co_await flush();
+                    running = false;
+                    break;
+                }
+            }
+            if (tls) {
+                net::steady_timer t(ex_, std::chrono::seconds(2));
+                co_await (stream.async_shutdown(nothrow) || t.async_wait(nothrow));
+            }
+            stream.next_layer().close(ec);
+            if (c.connection_error()) last_error = c.connection_error()->r;
+            pending = std::move(still_pending);
+        }
+    }
+    // 4. Whatever is left never reached a server that would take it: a temporary failure.
+    if (!pending.empty()) {
+        if (!last_error.temporary()) last_error = reply(451, "4.4.1", last_error.summary());
+        finish_all(local_failure(last_error, true));
+    }
+    std::vector<attempt_result> out;
+    out.reserve(results.size());
+    for (auto& [row, r] : results) out.push_back(std::move(r));
+    done(std::move(out));
+}
+
+} // namespace cartero::outbound

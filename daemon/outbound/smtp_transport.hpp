@@ -1,0 +1,57 @@
+// daemon/outbound/smtp_transport.hpp — the real transport: next hops (relayhost or MX per
+// RFC 5321 §5 with RFC 7505 null MX), connect from the pool's source IP, run smtp::client_fsm
+// with opportunistic STARTTLS, and turn every outcome into an attempt_result.
+#pragma once
+
+#include "core/dns/resolver.hpp"
+#include "daemon/outbound/outbound_types.hpp"
+#include "daemon/smtp/client_fsm.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ssl/context.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace cartero::outbound {
+
+struct next_hop {
+    std::string host; // name or IP address
+    std::uint16_t port = 25;
+};
+
+struct smtp_transport_settings {
+    std::optional<next_hop> relayhost;  // every message goes there instead of the MX
+    smtp::tls_policy tls = smtp::tls_policy::opportunistic;
+    std::chrono::seconds connect_timeout{30};
+    std::size_t max_mx_hosts = 5;       // MX hosts tried per attempt
+    std::size_t max_addresses = 4;      // addresses tried per host
+};
+
+class smtp_transport : public transport {
+public:
+    // `resolver` outlives the transport; `client_tls` is a TLS client context (opportunistic
+    // STARTTLS does not verify the certificate: it records what was negotiated).
+    smtp_transport(boost::asio::any_io_executor ex, dns::resolver& resolver,
+                   boost::asio::ssl::context& client_tls, smtp_transport_settings s);
+
+    void deliver(delivery_job job, std::function<void(std::vector<attempt_result>)> done) override;
+
+    // Answers callbacks on our executor.
+    boost::asio::awaitable<dns::answer> lookup(std::string name, dns::rr_type type);
+
+private:
+    struct hop_result;
+    boost::asio::awaitable<void> run(delivery_job job,
+                                     std::function<void(std::vector<attempt_result>)> done);
+
+    boost::asio::any_io_executor ex_;
+    dns::resolver& resolver_;
+    boost::asio::ssl::context& tls_;
+    smtp_transport_settings s_;
+};
+
+} // namespace cartero::outbound
