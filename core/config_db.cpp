@@ -166,11 +166,27 @@ const std::vector<setting_info> settings_table = {
     {"postmaster",
      "where mail to postmaster@ and double bounces go; an address, or empty to keep it in the "
      "holding mailbox"},
+    {"dmarc_policy", "DMARC policy published for the domains (RFC 7489 §6.3): none, quarantine or "
+                     "reject; unset = none"},
+    {"dmarc_rua", "address for DMARC aggregate reports (rua=); unset = the postmaster setting"},
+    {"tlsrpt_rua", "address for TLS-RPT reports (RFC 8460); unset = the dmarc_rua address"},
+    {"mta_sts_mode", "MTA-STS policy mode (RFC 8461): testing, enforce or none; unset = testing "
+                     "(enforce only once the MX has a CA-issued certificate)"},
 };
 
 std::string validate_setting(std::string_view key, std::string_view value) {
     if (key == "hostname") return norm_domain(value);
     if (key == "postmaster") return value.empty() ? std::string() : norm_address(value);
+    if (key == "dmarc_rua" || key == "tlsrpt_rua")
+        return value.empty() ? std::string() : norm_address(value);
+    if (key == "dmarc_policy") {
+        if (value == "none" || value == "quarantine" || value == "reject") return std::string(value);
+        fail(kind::invalid, "dmarc_policy " + quoted(value) + " is not none, quarantine or reject");
+    }
+    if (key == "mta_sts_mode") {
+        if (value == "testing" || value == "enforce" || value == "none") return std::string(value);
+        fail(kind::invalid, "mta_sts_mode " + quoted(value) + " is not testing, enforce or none");
+    }
     std::string known;
     for (const auto& s : settings_table) known += (known.empty() ? "" : ", ") + std::string(s.key);
     fail(kind::invalid, "unknown setting " + quoted(key) + "; known settings: " + known);

@@ -18,6 +18,7 @@
 #include <cstring>
 #include <memory>
 #include <stdexcept>
+#include <vector>
 
 namespace cartero::tls {
 namespace {
@@ -105,9 +106,49 @@ void write_atomically(const std::string& path, const std::string& data, mode_t m
 
 void write_self_signed(std::string_view hostname, const std::string& cert_path,
                        const std::string& key_path) {
-    std::string host(hostname);
-    if (host.empty() || host.find('\0') != std::string::npos || host.find(',') != std::string::npos)
-        throw std::runtime_error("cannot create the TLS certificate: bad host name");
+    write_self_signed(std::vector<std::string>{std::string(hostname)}, cert_path, key_path);
+}
+
+std::optional<certificate_info> read_certificate(const std::string& cert_path) {
+    bio_ptr bio(BIO_new_file(cert_path.c_str(), "r"));
+    if (!bio) {
+        ERR_clear_error();
+        return std::nullopt;
+    }
+    x509_ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    if (!cert) {
+        ERR_clear_error();
+        return std::nullopt;
+    }
+    certificate_info info;
+    // Not X509_check_issued: it also demands keyCertSign, which a leaf like ours lacks.
+    if (X509_NAME_cmp(X509_get_subject_name(cert.get()), X509_get_issuer_name(cert.get())) == 0) {
+        EVP_PKEY* pub = X509_get0_pubkey(cert.get());
+        info.self_signed = pub && X509_verify(cert.get(), pub) == 1;
+    }
+    ERR_clear_error();
+    auto* sans = static_cast<GENERAL_NAMES*>(
+        X509_get_ext_d2i(cert.get(), NID_subject_alt_name, nullptr, nullptr));
+    if (!sans) return info;
+    for (int i = 0; i < sk_GENERAL_NAME_num(sans); ++i) {
+        const GENERAL_NAME* g = sk_GENERAL_NAME_value(sans, i);
+        if (g->type != GEN_DNS) continue;
+        const ASN1_IA5STRING* str = g->d.dNSName;
+        info.dns_names.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(str)),
+                                    static_cast<std::size_t>(ASN1_STRING_length(str)));
+    }
+    GENERAL_NAMES_free(sans);
+    return info;
+}
+
+void write_self_signed(const std::vector<std::string>& names, const std::string& cert_path,
+                       const std::string& key_path) {
+    if (names.empty())
+        throw std::runtime_error("cannot create the TLS certificate: no host name");
+    for (const auto& n : names)
+        if (n.empty() || n.find('\0') != std::string::npos || n.find(',') != std::string::npos)
+            throw std::runtime_error("cannot create the TLS certificate: bad host name");
+    const std::string& host = names.front();
 
     pkey_ptr key(EVP_EC_gen("P-256"));
     if (!key) ossl_fail("EC key generation");
@@ -141,7 +182,9 @@ void write_self_signed(std::string_view hostname, const std::string& cert_path,
     add_ext(cert.get(), NID_basic_constraints, "critical,CA:FALSE");
     add_ext(cert.get(), NID_key_usage, "critical,digitalSignature");
     add_ext(cert.get(), NID_ext_key_usage, "serverAuth");
-    add_ext(cert.get(), NID_subject_alt_name, "DNS:" + host);
+    std::string san;
+    for (const auto& n : names) san += (san.empty() ? "DNS:" : ",DNS:") + n;
+    add_ext(cert.get(), NID_subject_alt_name, san);
     add_ext(cert.get(), NID_subject_key_identifier, "hash");
 
     if (!X509_sign(cert.get(), key.get(), EVP_sha256())) ossl_fail("signing");

@@ -1,8 +1,10 @@
 // core/tls_cert.hpp — a self-signed TLS certificate and key for a fresh appliance (OpenSSL 3).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace cartero::tls {
 
@@ -15,5 +17,22 @@ namespace cartero::tls {
 // that failed.
 void write_self_signed(std::string_view hostname, const std::string& cert_path,
                        const std::string& key_path);
+
+// The same for several host names (the provisioned MX and outbound hosts): CN = the first,
+// one SAN DNS entry per name, in the order given. `names` must not be empty.
+void write_self_signed(const std::vector<std::string>& names, const std::string& cert_path,
+                       const std::string& key_path);
+
+// What provisioning needs to know about an installed certificate: its SAN DNS names (in
+// certificate order) and whether it is self-signed (issuer = subject and its own key verifies
+// it), i.e. ours to reissue rather than a CA-issued one an operator put there.
+struct certificate_info {
+    std::vector<std::string> dns_names;
+    bool self_signed = false;
+};
+
+// Reads the PEM certificate at `cert_path`; nullopt when the file is missing or is not a
+// readable certificate. Never throws.
+std::optional<certificate_info> read_certificate(const std::string& cert_path);
 
 } // namespace cartero::tls

@@ -39,5 +39,6 @@ std::string read_secret_line(const char* what);
 // Command groups, one file each (main.cpp calls every one of them):
 void register_dkim_commands(CLI::App& app, cli_context& ctx);      // cmd_dkim.cpp
 void register_provision_commands(CLI::App& app, cli_context& ctx); // cmd_provision.cpp
+void register_queue_commands(CLI::App& app, cli_context& ctx);     // cmd_queue.cpp
 
 } // namespace cartero::ctl
