@@ -48,6 +48,9 @@ public:
             std::lock_guard lk(track_mu_);
             tracking_ = true;
         }
+        // Queue control (hold, release, retry, delete, bounce): recovery skips held messages
+        // (the store's query), and these events keep the in-memory work in line.
+        admin_token_ = store_.add_admin_listener([this](const queue::admin_event& e) { on_admin(e); });
         store_.set_on_committed(
             [this](std::shared_ptr<const queue::message> m, std::vector<std::int64_t> ids) {
                 on_committed(std::move(m), ids);
@@ -78,6 +81,7 @@ public:
     void stop() override {
         if (stopped_.exchange(true)) return;
         store_.set_on_committed(nullptr);
+        store_.remove_admin_listener(admin_token_);
         for (auto& w : workers_) {
             {
                 std::lock_guard lk(w->mu);
@@ -123,6 +127,23 @@ private:
             if (tracking_) seen_.insert(ids[i]);
             dispatch({m, i, ids[i], false, {}});
         }
+    }
+
+    // Runs on the store's writer thread after an admin change is committed. Held, deleted and
+    // bounced messages leave the worker queues (a delivery already being written finishes);
+    // released and retried ones are queued again from the store's fresh list of what is due.
+    void on_admin(const queue::admin_event& e) {
+        for (auto& w : workers_) {
+            std::lock_guard lk(w->mu);
+            auto of_message = [&](const job& j) { return j.msg->id == e.queue_id; };
+            std::erase_if(w->ready, of_message);
+            std::erase_if(w->delayed, of_message);
+        }
+        if (e.action != queue::admin_action::released && e.action != queue::admin_action::retried)
+            return;
+        for (const auto& p : e.local_pending)
+            for (std::size_t i = 0; i < p.msg->rcpts.size() && i < p.row_ids.size(); ++i)
+                dispatch({p.msg, i, p.row_ids[i], true, {}}); // redelivery: the writer dedups
     }
 
     // One Maildir, one worker: no two threads write the same maildirsize or race on one name.
@@ -258,6 +279,7 @@ private:
     bool tracking_ = false;
     std::unordered_set<std::int64_t> seen_;
     std::atomic<bool> stopped_{false};
+    std::uint64_t admin_token_ = 0;
     std::atomic<std::uint64_t> delivered_{0}, deferred_{0};
 };
 

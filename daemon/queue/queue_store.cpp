@@ -13,6 +13,7 @@
 #include <cstring>
 #include <deque>
 #include <fcntl.h>
+#include <algorithm>
 #include <future>
 #include <mutex>
 #include <set>
@@ -218,6 +219,45 @@ public:
         f.get();
     }
 
+    bool run_on_writer(writer_task fn) override {
+        bool refused = false;
+        post([this, fn = std::move(fn)] {
+            try {
+                fn(h_.db);
+            } catch (const std::exception& e) {
+                log::error("queue_task_threw", {{"error", e.what()}});
+            }
+            // A task must leave no transaction open: the next batch starts its own.
+            if (!sqlite3_get_autocommit(h_.db)) {
+                rollback_.step();
+                rollback_.reset();
+            }
+        }, [&refused] { refused = true; });
+        return !refused;
+    }
+
+    std::uint64_t add_admin_listener(admin_listener fn) override {
+        std::lock_guard lk(listeners_mu_);
+        listeners_.emplace_back(++next_listener_, std::move(fn));
+        return next_listener_;
+    }
+
+    void remove_admin_listener(std::uint64_t token) override {
+        std::lock_guard lk(listeners_mu_); // waits for a publish in progress
+        std::erase_if(listeners_, [token](const auto& l) { return l.first == token; });
+    }
+
+    void publish(const admin_event& e) override {
+        std::lock_guard lk(listeners_mu_);
+        for (const auto& [token, fn] : listeners_) {
+            try {
+                fn(e);
+            } catch (const std::exception& ex) {
+                log::error("queue_listener_threw", {{"queue_id", e.queue_id}, {"error", ex.what()}});
+            }
+        }
+    }
+
 private:
     struct pending {
         std::shared_ptr<message> msg;
@@ -257,25 +297,23 @@ private:
         rollback_ = stmt(h_.db, "ROLLBACK");
         insert_message_ = stmt(h_.db,
             "INSERT INTO messages(id, received_at, mail_from, helo, client_ip, auth_user, size, "
-            "body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+            "body, message_id_header) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
         insert_rcpt_ = stmt(h_.db,
             "INSERT INTO recipients(message_id, rcpt_to, deliver_to, kind, maildir, quota_bytes, "
             "state, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7)");
         mark_ = stmt(h_.db,
             "UPDATE recipients SET state = ?2, attempts = attempts + 1, last_reply = ?3, "
             "next_attempt_at = ?4, updated_at = ?5 WHERE id = ?1 RETURNING message_id, deliver_to");
+        // sender and Message-ID come from the message row (two primary-key lookups), so the
+        // log can be searched by them after the message is gone.
         insert_log_ = stmt(h_.db,
-            "INSERT INTO delivery_log(at, message_id, recipient, result, reply) "
-            "VALUES (?1, ?2, ?3, ?4, ?5)");
+            "INSERT INTO delivery_log(at, message_id, recipient, result, reply, sender, "
+            "message_id_header) VALUES (?1, ?2, ?3, ?4, ?5, "
+            "coalesce((SELECT mail_from FROM messages WHERE id = ?2), ''), "
+            "coalesce((SELECT message_id_header FROM messages WHERE id = ?2), ''))");
         delete_done_ = stmt(h_.db,
             "DELETE FROM messages WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM recipients "
             "WHERE message_id = ?1 AND state <> 'delivered')");
-        load_local_ = stmt(h_.db,
-            "SELECT r.id, r.rcpt_to, r.deliver_to, r.maildir, r.quota_bytes, m.id, "
-            "m.received_at, m.mail_from, m.helo, m.client_ip, m.auth_user, m.body "
-            "FROM recipients r JOIN messages m ON m.id = r.message_id "
-            "WHERE r.kind = 'local' AND (r.state = 'queued' OR "
-            "(r.state = 'deferred' AND r.next_attempt_at > 0)) ORDER BY m.id, r.id");
     }
 
     // Hands fn to the writer thread; it runs after every enqueue made before this call has been
@@ -329,7 +367,8 @@ private:
 
     // Inserts one message and its recipients; returns the sqlite result code of the first
     // failing step (SQLITE_DONE when all went in).
-    int insert_one(const message& m, std::int64_t now, std::vector<std::int64_t>& row_ids) {
+    int insert_one(message& m, std::int64_t now, std::vector<std::int64_t>& row_ids) {
+        if (m.message_id_header.empty()) m.message_id_header = extract_message_id(m.body);
         insert_message_.bind(1, m.id);
         insert_message_.bind(2, m.received_at);
         insert_message_.bind(3, m.mail_from);
@@ -338,6 +377,7 @@ private:
         insert_message_.bind(6, m.auth_user);
         insert_message_.bind(7, static_cast<std::int64_t>(m.body.size()));
         insert_message_.bind_blob(8, m.body);
+        insert_message_.bind(9, m.message_id_header);
         int rc = insert_message_.step();
         insert_message_.reset();
         if (rc != SQLITE_DONE) return rc;
@@ -503,52 +543,13 @@ private:
     }
 
     std::vector<pending_message> do_load_pending_local() {
-        std::vector<pending_message> out;
-        std::shared_ptr<message> cur;
-        std::vector<std::int64_t> ids;
-        auto flush_cur = [&] {
-            if (cur) out.push_back({std::move(cur), std::move(ids)});
-            cur.reset();
-            ids.clear();
-        };
-        for (;;) {
-            int rc = load_local_.step();
-            if (rc == SQLITE_DONE) break;
-            if (rc != SQLITE_ROW) {
-                std::string err = sqlite3_errmsg(h_.db);
-                load_local_.reset();
-                throw std::runtime_error("queue.db: loading pending local recipients: " + err);
-            }
-            std::string mid = load_local_.text(5);
-            if (!cur || cur->id != mid) {
-                flush_cur();
-                cur = std::make_shared<message>();
-                cur->id = std::move(mid);
-                cur->received_at = load_local_.int64(6);
-                cur->mail_from = load_local_.text(7);
-                cur->helo = load_local_.text(8);
-                cur->client_ip = load_local_.text(9);
-                cur->auth_user = load_local_.text(10);
-                cur->body = load_local_.blob(11);
-            }
-            recipient r;
-            r.rcpt_to = load_local_.text(1);
-            r.deliver_to = load_local_.text(2);
-            r.kind = rcpt_kind::local;
-            r.maildir = load_local_.text(3);
-            r.quota_bytes = static_cast<std::uint64_t>(load_local_.int64(4));
-            cur->rcpts.push_back(std::move(r));
-            ids.push_back(load_local_.int64(0));
-        }
-        load_local_.reset();
-        flush_cur();
-        return out;
+        return detail::query_pending_local(h_.db, {});
     }
 
     store_settings settings_;
     db_handle h_; // declared before the statements: they are finalized first
     stmt begin_, commit_, rollback_;
-    stmt insert_message_, insert_rcpt_, mark_, insert_log_, delete_done_, load_local_;
+    stmt insert_message_, insert_rcpt_, mark_, insert_log_, delete_done_;
 
     std::mutex mu_;
     std::condition_variable cv_;
@@ -562,12 +563,113 @@ private:
     std::mutex hook_mu_;
     committed_fn on_committed_;
 
+    std::mutex listeners_mu_;
+    std::vector<std::pair<std::uint64_t, admin_listener>> listeners_;
+    std::uint64_t next_listener_ = 0;
+
     std::atomic<std::uint64_t> commits_{0};
     std::atomic<std::uint64_t> committed_{0};
     std::thread writer_;
 };
 
 } // namespace
+
+std::string extract_message_id(std::string_view body) {
+    constexpr std::size_t max_scan = 256 * 1024; // a header section is never longer in practice
+    constexpr std::size_t max_value = 998;       // RFC 5322 §2.1.1 line limit
+    const std::string_view head = body.substr(0, std::min(body.size(), max_scan));
+    auto is_name = [](std::string_view line) {
+        constexpr std::string_view name = "message-id:";
+        if (line.size() < name.size()) return false;
+        for (std::size_t i = 0; i < name.size(); ++i) {
+            char c = line[i];
+            if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+            if (c != name[i]) return false;
+        }
+        return true;
+    };
+    std::string value;
+    bool in_value = false;
+    std::size_t pos = 0;
+    while (pos < head.size()) {
+        std::size_t end = head.find('\n', pos);
+        if (end == std::string_view::npos) end = head.size();
+        std::string_view line = head.substr(pos, end - pos);
+        pos = end + 1;
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        if (line.empty()) break; // end of the header section
+        const bool folded = line.front() == ' ' || line.front() == '\t';
+        if (in_value) {
+            if (!folded) break;
+            value += line; // unfolding removes only the CRLF (RFC 5322 §2.2.3)
+            continue;
+        }
+        if (!folded && is_name(line)) {
+            value.assign(line.substr(11));
+            in_value = true;
+        }
+    }
+    const auto first = value.find_first_not_of(" \t");
+    if (first == std::string::npos) return {};
+    const auto last = value.find_last_not_of(" \t");
+    value = value.substr(first, last - first + 1);
+    if (value.size() > max_value) value.resize(max_value);
+    return value;
+}
+
+namespace detail {
+
+std::vector<pending_message> query_pending_local(sqlite3* db, const std::string& queue_id) {
+    stmt q(db,
+           "SELECT r.id, r.rcpt_to, r.deliver_to, r.maildir, r.quota_bytes, m.id, "
+           "m.received_at, m.mail_from, m.helo, m.client_ip, m.auth_user, m.body, "
+           "m.message_id_header "
+           "FROM recipients r JOIN messages m ON m.id = r.message_id "
+           "WHERE r.kind = 'local' AND m.held = 0 AND (?1 = '' OR m.id = ?1) AND "
+           "(r.state = 'queued' OR (r.state = 'deferred' AND r.next_attempt_at > 0)) "
+           "ORDER BY m.id, r.id");
+    q.bind(1, std::string_view(queue_id));
+    std::vector<pending_message> out;
+    std::shared_ptr<message> cur;
+    std::vector<std::int64_t> ids;
+    auto flush_cur = [&] {
+        if (cur) out.push_back({std::move(cur), std::move(ids)});
+        cur.reset();
+        ids.clear();
+    };
+    for (;;) {
+        int rc = q.step();
+        if (rc == SQLITE_DONE) break;
+        if (rc != SQLITE_ROW)
+            throw std::runtime_error("queue.db: loading pending local recipients: " +
+                                     std::string(sqlite3_errmsg(db)));
+        std::string mid = q.text(5);
+        if (!cur || cur->id != mid) {
+            flush_cur();
+            cur = std::make_shared<message>();
+            cur->id = std::move(mid);
+            cur->received_at = q.int64(6);
+            cur->mail_from = q.text(7);
+            cur->helo = q.text(8);
+            cur->client_ip = q.text(9);
+            cur->auth_user = q.text(10);
+            cur->body = q.blob(11);
+            cur->message_id_header = q.text(12);
+        }
+        recipient r;
+        r.rcpt_to = q.text(1);
+        r.deliver_to = q.text(2);
+        r.kind = rcpt_kind::local;
+        r.maildir = q.text(3);
+        r.quota_bytes = static_cast<std::uint64_t>(q.int64(4));
+        cur->rcpts.push_back(std::move(r));
+        ids.push_back(q.int64(0));
+    }
+    flush_cur();
+    return out;
+}
+
+} // namespace detail
 
 std::unique_ptr<store> store::open(const store_settings& s) {
     return std::make_unique<sqlite_store>(s);

@@ -7,7 +7,10 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
+
+struct sqlite3;
 
 namespace cartero::queue {
 
@@ -31,7 +34,16 @@ struct message {
     std::string body;         // the full message as stored (Received header already prepended),
                               // CRLF line endings
     std::vector<recipient> rcpts;
+    // The Message-ID header's value as written ("<x@y>"), "" when absent. Filled by the store
+    // at commit (extract_message_id) when left empty; kept in messages.message_id_header and
+    // copied to delivery_log rows so the log can be searched by it.
+    std::string message_id_header;
 };
+
+// The Message-ID of a stored message: the header section is scanned up to its first empty line
+// (at most 256 KiB), the header name matched case-insensitively, folded lines unfolded
+// (RFC 5322 §2.2.3), surrounding whitespace trimmed; at most 998 bytes kept. "" when absent.
+std::string extract_message_id(std::string_view body);
 
 // A new, unique, sortable queue id (12+ characters of [0-9A-Z]).
 std::string new_queue_id();
@@ -46,6 +58,23 @@ struct store_settings {
 struct pending_message {
     std::shared_ptr<const message> msg; // msg->rcpts: only the recipients to deliver
     std::vector<std::int64_t> row_ids;  // recipients.id, parallel to msg->rcpts
+};
+
+// What an administrator did to a message (through queue_admin). Delivery components subscribe
+// with store::add_admin_listener so that held, deleted and bounced messages are not delivered
+// and released or retried ones are tried now.
+enum class admin_action { held, released, retried, deleted, bounced };
+
+struct admin_event {
+    admin_action action = admin_action::held;
+    std::string queue_id;
+    // deleted, bounced: the recipients (deliver_to) that were still undelivered; bounced: the
+    // DSN to the envelope sender for them is the outbound/bounce code's job (dsn_sent = 0 marks
+    // them; the message row stays until that code has reported them).
+    std::vector<std::string> recipients;
+    // released, retried: the message's local recipients now due (0 or 1 entry), so the local
+    // delivery agent needs no query of its own. Remote ones are the scheduler's to look up.
+    std::vector<pending_message> local_pending;
 };
 
 // Group commit: enqueue() may be called from any thread; a single writer thread batches all
@@ -82,7 +111,8 @@ public:
     // writer thread: every batch committed after this returns goes to the new hook.
     virtual void set_on_committed(committed_fn fn) = 0;
     // Recovery: every local recipient still to deliver ('queued', or 'deferred' with a retry
-    // scheduled, next_attempt_at > 0), grouped per message with its body. Blocks the caller
+    // scheduled, next_attempt_at > 0) of a message that is not held, grouped per message with
+    // its body. Blocks the caller
     // until the writer thread has run the query. Throws std::runtime_error on SQLite errors.
     virtual std::vector<pending_message> load_pending_local() = 0;
     // Delivery results. Batched with later commits; written with synchronous=NORMAL, which
@@ -97,6 +127,28 @@ public:
                                std::int64_t next_attempt_at = 0) = 0;
     // Waits until everything handed to the writer before this call is committed.
     virtual void flush() = 0;
+
+    // --- administration (queue_admin is the caller; one writer stays the rule) ---
+    // Runs fn on the writer thread with its connection (synchronous=FULL, autocommit: fn opens
+    // and ends its own transaction), after the enqueues and marks handed over before this call.
+    // Returns false, and never runs fn, once the store is stopped.
+    using writer_task = std::function<void(sqlite3* db)>;
+    virtual bool run_on_writer(writer_task fn) = 0;
+    // Subscribers to admin_events; a listener runs on the writer thread right after the change
+    // is committed and must only hand the work over (no call back into the store from there).
+    using admin_listener = std::function<void(const admin_event&)>;
+    virtual std::uint64_t add_admin_listener(admin_listener fn) = 0;
+    // After this returns the listener is not running and will not run again.
+    virtual void remove_admin_listener(std::uint64_t token) = 0;
+    // Calls every listener (from a writer_task, after its COMMIT).
+    virtual void publish(const admin_event& e) = 0;
 };
+
+namespace detail {
+// The local recipients still to deliver ('queued', or 'deferred' with a retry scheduled) of
+// messages that are not held, grouped per message with the body; queue_id "" = every message.
+// For the writer thread (load_pending_local) and writer_tasks. Throws std::runtime_error.
+std::vector<pending_message> query_pending_local(sqlite3* db, const std::string& queue_id);
+} // namespace detail
 
 } // namespace cartero::queue
