@@ -2,6 +2,7 @@
 #include "core/daemon_settings.hpp"
 
 #include "core/address_norm.hpp"
+#include "core/dns/forwarder.hpp"
 #include "core/size_parse.hpp"
 
 #include <arpa/inet.h>
@@ -180,6 +181,17 @@ std::vector<std::string> get_relayhost(const daemon_settings& s) {
     return {(v6 ? "[" + h.host + "]" : h.host) + ":" + std::to_string(h.port)};
 }
 
+std::string set_resolver(const row&, daemon_settings& s, std::string_view v) {
+    if (v.empty()) {
+        s.resolver.clear();
+        return {};
+    }
+    auto f = dns::parse_forwarder(v);
+    if (!f) return f.error; // already names the key: "resolver '…' has no :PORT (write …)"
+    s.resolver = f.value.to_string();
+    return {};
+}
+
 std::string set_postmaster(const row&, daemon_settings& s, std::string_view v) {
     if (v.empty()) {
         s.postmaster.clear();
@@ -228,6 +240,11 @@ const row rows[] = {
     {{"relayhost", "HOST[:PORT]", "", 0, 0,
       "send all outbound mail through this smarthost instead of MX lookup; empty = MX", false},
      set_relayhost, get_relayhost},
+    {{"resolver", "ADDR:PORT", "", 0, 0,
+      "send every DNS query to this server (127.0.0.1:53, [::1]:53); empty = the servers in "
+      "/etc/resolv.conf",
+      false},
+     set_resolver, get_string<&ds::resolver>},
     {{"tls_certificate", "path", "tls/cert.pem", 0, 0,
       "TLS certificate chain (PEM), relative to the state directory", false},
      set_path<&ds::tls_certificate>, get_string<&ds::tls_certificate>},

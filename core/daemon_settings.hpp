@@ -69,6 +69,7 @@ struct daemon_settings {
     std::vector<listen_spec> listen;
     std::vector<cidr> trusted_network;
     std::optional<host_port> relayhost; // nullopt = deliver by MX
+    std::string resolver;               // DNS server "ADDR:PORT" ("[::1]:53"); "" = the system's
     std::string tls_certificate;
     std::string tls_key;
     std::string mail_root;

@@ -4,9 +4,11 @@
 
 #include "core/config_db.hpp"
 #include "core/log.hpp"
+#include "daemon/control/control_server.hpp"
 #include "daemon/inbound/server.hpp"
 #include "daemon/local/delivery_agent.hpp"
 #include "daemon/local/maildir_quota.hpp"
+#include "daemon/queue/queue_admin.hpp"
 #include "daemon/queue/queue_store.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -123,6 +125,8 @@ int run_daemon(const options& opts) {
     auto tls = make_tls(settings);
     net::ssl::context stream_tls(net::ssl::context::tls_server); // for streams without TLS
 
+    // Before the queue is touched: a second carterod on one queue.db would deliver twice.
+    control::control_server::refuse_if_running(state_dir);
     auto store = queue::store::open({state_dir / "queue.db"});
     auto agent = local::delivery_agent::start(*store, {settings.hostname});
 
@@ -163,6 +167,21 @@ int run_daemon(const options& opts) {
                                 {"activated", activated ? "yes" : "no"}});
     }
     srv.start();
+
+    // Control socket (carteroctl, the panel): after the listeners, so a daemon that cannot
+    // listen never advertises itself as running.
+    queue::queue_admin admin(*store, state_dir / "queue.db");
+    std::unique_ptr<control::control_server> control_srv;
+    control::daemon_status ctl_status;
+    ctl_status.started_at = std::chrono::duration_cast<std::chrono::seconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+    ctl_status.messages_accepted = [&st] { return st.messages_accepted.load(); };
+    ctl_status.control_clients = [&control_srv] { return control_srv->clients(); };
+    control::handlers ctl_handlers(admin, ctl_status);
+    control_srv = std::make_unique<control::control_server>(io, ctl_handlers,
+                                                            control::server_settings{state_dir});
+    control_srv->start();
 
     bool stopping = false;
     net::steady_timer config_timer(io);
@@ -231,6 +250,7 @@ int run_daemon(const options& opts) {
             log::info("stopping", {{"signal", std::to_string(sig)},
                                    {"sessions", std::to_string(srv.active_sessions())}});
             srv.stop();
+            control_srv->stop();
             config_timer.cancel();
             watchdog_timer.cancel();
             signals.cancel();
@@ -239,8 +259,12 @@ int run_daemon(const options& opts) {
     wait_signal();
 
     notify("READY=1\nSTATUS=accepting mail");
-    log::info("ready", {{"hostname", settings.hostname}});
+    // The resolver is only reported for now; outbound delivery (issue 3) will use it.
+    log::info("ready", {{"hostname", settings.hostname},
+                        {"resolver", settings.resolver.empty() ? std::string("system")
+                                                               : settings.resolver}});
     io.run();
+    control_srv.reset(); // its workers are idle: io.run() waited for every request
 
     // Every session has ended and every commit it waited for has completed.
     blocking.join();

@@ -1,6 +1,8 @@
 // daemon/app/options.cpp — flag parsing and the settings file + flags merge.
 #include "daemon/app/options.hpp"
 
+#include "core/dns/forwarder.hpp"
+
 #include <cstdlib>
 #include <filesystem>
 #include <string_view>
@@ -11,6 +13,7 @@ namespace cartero::app {
 std::string usage() {
     return "usage: carterod --state-dir DIR [--listen KIND=ADDR:PORT]... "
            "[--trusted-network CIDR]... [--relayhost HOST:PORT]\n"
+           "                [--resolver ADDR:PORT]\n"
            "\n"
            "  --state-dir DIR            state directory made by `carteroctl init` (or env\n"
            "                             CARTERO_STATE_DIR); settings come from DIR/carterod.conf\n"
@@ -19,6 +22,8 @@ std::string usage() {
            "  --trusted-network CIDR     clients allowed to relay without AUTH; repeatable;\n"
            "                             replaces the file's list (default: none)\n"
            "  --relayhost HOST:PORT      send all outbound mail through this next hop\n"
+           "  --resolver ADDR:PORT       send every DNS query to this server (127.0.0.1:53,\n"
+           "                             [::1]:53); default: the file's, else /etc/resolv.conf\n"
            "  --help, --version\n"
            "\n"
            "Signals: SIGHUP re-reads the settings file; SIGTERM stops accepting, finishes or\n"
@@ -68,6 +73,15 @@ std::string parse_options(int argc, char** argv, options& out) {
             auto p = config::parse_host_port(v);
             if (!p.ok) return "--relayhost " + std::string(v) + ": " + p.error;
             out.relayhost = p.value;
+        } else if (arg == "--resolver") {
+            if (!need(v)) return "--resolver needs ADDR:PORT";
+            if (v.empty()) {
+                out.resolver = std::string(); // the system resolver, whatever the file says
+            } else {
+                auto p = dns::parse_forwarder(v);
+                if (!p.ok) return "--resolver: " + p.error;
+                out.resolver = p.value.to_string();
+            }
         } else {
             return "unknown argument '" + std::string(argv[i]) + "' (see --help)";
         }
@@ -87,6 +101,7 @@ std::vector<std::string> load_settings(const options& o, config::daemon_settings
     if (!o.listen.empty()) out.listen = o.listen;
     if (!o.trusted_network.empty()) out.trusted_network = o.trusted_network;
     if (o.relayhost) out.relayhost = o.relayhost;
+    if (o.resolver) out.resolver = *o.resolver;
     auto absolute = [&](std::string& p) {
         if (!p.empty() && fs::path(p).is_relative()) p = (dir / p).lexically_normal().string();
     };

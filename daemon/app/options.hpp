@@ -14,6 +14,7 @@ struct options {
     std::vector<config::listen_spec> listen;   // non-empty: replaces the file's listeners
     std::vector<config::cidr> trusted_network; // non-empty: replaces the file's list
     std::optional<config::host_port> relayhost;
+    std::optional<std::string> resolver; // canonical "ADDR:PORT"; "" = the system resolver
     bool help = false;
     bool version = false;
 };

@@ -186,6 +186,11 @@ public:
         on_committed_ = std::move(fn);
     }
 
+    void add_committed_listener(committed_fn fn) override {
+        std::lock_guard lk(hook_mu_);
+        committed_listeners_.push_back(std::move(fn));
+    }
+
     std::vector<pending_message> load_pending_local() override {
         std::promise<std::vector<pending_message>> p;
         auto f = p.get_future();
@@ -468,15 +473,19 @@ private:
         }
         if (batch_error || ok == 0) return;
         committed_fn hook;
+        std::vector<committed_fn> listeners;
         {
             std::lock_guard lk(hook_mu_);
             hook = on_committed_;
+            listeners = committed_listeners_;
         }
-        if (!hook) return;
+        if (!hook && listeners.empty()) return;
         for (std::size_t i = 0; i < batch.size(); ++i) {
             if (errors[i]) continue;
             try {
-                hook(std::const_pointer_cast<const message>(batch[i].msg), std::move(row_ids[i]));
+                auto msg = std::const_pointer_cast<const message>(batch[i].msg);
+                for (auto& l : listeners) l(msg, row_ids[i]);
+                if (hook) hook(msg, std::move(row_ids[i]));
             } catch (const std::exception& e) {
                 log::error("queue_hook_threw", {{"queue_id", batch[i].msg->id}, {"error", e.what()}});
             }
@@ -562,6 +571,7 @@ private:
 
     std::mutex hook_mu_;
     committed_fn on_committed_;
+    std::vector<committed_fn> committed_listeners_; // further subscribers (the outbound scheduler)
 
     std::mutex listeners_mu_;
     std::vector<std::pair<std::uint64_t, admin_listener>> listeners_;

@@ -110,6 +110,9 @@ public:
     // Installs (or with nullptr removes) the hook for committed messages. Takes effect on the
     // writer thread: every batch committed after this returns goes to the new hook.
     virtual void set_on_committed(committed_fn fn) = 0;
+    // Adds a further subscriber (called before the set_on_committed hook, same thread and
+    // rules). Listeners stay for the store's life.
+    virtual void add_committed_listener(committed_fn fn) = 0;
     // Recovery: every local recipient still to deliver ('queued', or 'deferred' with a retry
     // scheduled, next_attempt_at > 0) of a message that is not held, grouped per message with
     // its body. Blocks the caller
