@@ -4,6 +4,7 @@
 
 #include "core/config_db.hpp"
 #include "core/log.hpp"
+#include "daemon/app/outbound_service.hpp"
 #include "daemon/control/control_server.hpp"
 #include "daemon/inbound/server.hpp"
 #include "daemon/local/delivery_agent.hpp"
@@ -146,6 +147,24 @@ int run_daemon(const options& opts) {
     st.stream_tls = tls ? tls.get() : &stream_tls;
     st.blocking_pool = &blocking;
 
+    // Outbound: what carterod writes itself (DSNs) is routed like mail from a trusted client.
+    app::outbound_service outbound(io, *store, settings, [&st](const std::string& address) {
+        std::vector<queue::recipient> out;
+        auto at = address.rfind('@');
+        if (at == std::string::npos) return out;
+        smtp::path p;
+        p.local = address.substr(0, at);
+        p.domain = address.substr(at + 1);
+        p.raw = address;
+        policy::session_facts facts;
+        facts.client_ip = "127.0.0.1";
+        facts.trusted_network = true;
+        auto res = st.resolver->resolve(*st.config, facts, p, std::nullopt);
+        if (res.answer.positive()) out = std::move(res.targets);
+        return out;
+    });
+    outbound.start(cfg_db);
+
     inbound::server srv(io, st);
     auto specs = activated_listeners();
     const bool activated = !specs.empty();
@@ -186,6 +205,20 @@ int run_daemon(const options& opts) {
     bool stopping = false;
     net::steady_timer config_timer(io);
     net::steady_timer watchdog_timer(io);
+    net::steady_timer shutdown_timer(io);
+    net::steady_timer drain_timer(io);
+    // After SIGTERM: once no session and no delivery is left, drop the forced-stop timer so
+    // io.run() can return at once.
+    std::function<void()> drain = [&] {
+        if (srv.active_sessions() == 0 && outbound.scheduler().jobs_in_flight() == 0) {
+            shutdown_timer.cancel();
+            return;
+        }
+        drain_timer.expires_after(std::chrono::milliseconds(100));
+        drain_timer.async_wait([&](boost::system::error_code ec) {
+            if (!ec) drain();
+        });
+    };
     net::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
 
     // config.db changes made by carteroctl or the panel: noticed within a second.
@@ -196,6 +229,7 @@ int run_daemon(const options& opts) {
             try {
                 if (cfg_db.data_version() != st.config->data_version) {
                     st.config = std::make_shared<const config::snapshot>(cfg_db.load_snapshot());
+                    outbound.reload(cfg_db);
                     log::info("config_reloaded",
                               {{"domains", std::to_string(st.config->domains.size())},
                                {"mailboxes", std::to_string(st.config->mailboxes.size())}});
@@ -251,6 +285,17 @@ int run_daemon(const options& opts) {
                                    {"sessions", std::to_string(srv.active_sessions())}});
             srv.stop();
             control_srv->stop();
+            outbound.stop();
+            // Deliveries in flight get a grace period; then the loop ends regardless (what
+            // they had not recorded is tried again after the restart).
+            shutdown_timer.expires_after(std::chrono::seconds(20));
+            shutdown_timer.async_wait([&io](boost::system::error_code ec) {
+                if (!ec) {
+                    log::warn("shutdown_forced", {{"reason", "deliveries still in flight"}});
+                    io.stop();
+                }
+            });
+            drain();
             config_timer.cancel();
             watchdog_timer.cancel();
             signals.cancel();

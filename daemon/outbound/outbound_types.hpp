@@ -29,6 +29,7 @@ struct outbound_message {
     std::string auth_user;    // the submitting account, for IP-pool routing
     std::string envid, ret;   // RFC 3461
     std::shared_ptr<const std::string> body; // null until loaded (bodies stay on disk meanwhile)
+    bool prepared = false;    // body already DKIM-signed (done once, before the first attempt)
     std::vector<outbound_recipient> rcpts;   // the remote ones still to deliver
 };
 

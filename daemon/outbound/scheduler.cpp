@@ -160,6 +160,10 @@ void scheduler::start_jobs(dest_queue& q, std::int64_t now) {
                 continue;
             }
             if (!e.msg->body && hooks_.load_body) e.msg->body = hooks_.load_body(e.msg->id);
+            if (!e.msg->prepared && e.msg->body && hooks_.prepare) {
+                e.msg->body = hooks_.prepare(*e.msg);
+                e.msg->prepared = true;
+            }
             job.items.push_back({e.msg, {e.rcpt}});
         }
         q.ready = std::move(rest);

@@ -43,6 +43,8 @@ struct scheduler_hooks {
     std::function<void(const outbound_message&, const std::vector<recipient_outcome>&)> bounce;
     // Loads a message body that is not in memory (recovered at start).
     std::function<std::shared_ptr<const std::string>(const std::string& queue_id)> load_body;
+    // Turns the stored body into what is sent (DKIM signing), once per message.
+    std::function<std::shared_ptr<const std::string>(const outbound_message&)> prepare;
 };
 
 struct destination_view {

@@ -1,0 +1,230 @@
+// daemon/outbound/outbound_store.cpp — SQL for the scheduler, run on the queue's writer thread.
+#include "daemon/outbound/outbound_store.hpp"
+
+#include "core/log.hpp"
+#include "daemon/bounce/classifier.hpp"
+
+#include <sqlite3.h>
+
+#include <ctime>
+#include <future>
+#include <map>
+
+namespace cartero::outbound {
+
+namespace {
+
+struct stmt {
+    sqlite3_stmt* s = nullptr;
+    stmt(sqlite3* db, const char* sql) {
+        if (sqlite3_prepare_v2(db, sql, -1, &s, nullptr) != SQLITE_OK)
+            throw std::runtime_error(std::string("queue.db: ") + sqlite3_errmsg(db));
+    }
+    ~stmt() { sqlite3_finalize(s); }
+    stmt& text(int i, const std::string& v) {
+        sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+        return *this;
+    }
+    stmt& integer(int i, std::int64_t v) {
+        sqlite3_bind_int64(s, i, v);
+        return *this;
+    }
+    bool step() {
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) return true;
+        if (rc != SQLITE_DONE) throw std::runtime_error(std::string("queue.db: ") + sqlite3_errmsg(sqlite3_db_handle(s)));
+        return false;
+    }
+    void run() {
+        step();
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+    }
+    std::string col_text(int i) const {
+        auto p = sqlite3_column_text(s, i);
+        return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(s, i)) : std::string();
+    }
+    std::int64_t col_int(int i) const { return sqlite3_column_int64(s, i); }
+};
+
+void exec(sqlite3* db, const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+        std::string m = err ? err : "error";
+        sqlite3_free(err);
+        throw std::runtime_error("queue.db: " + m);
+    }
+}
+
+std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+// Settled = delivered, or failed with its DSN queued (or needing none).
+void drop_finished(sqlite3* db, const std::string& id) {
+    stmt del(db, "DELETE FROM messages WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM recipients "
+                 "WHERE message_id = ?1 AND NOT (state = 'delivered' OR "
+                 "(state = 'failed' AND dsn_sent = 1)))");
+    del.text(1, id).run();
+}
+
+template <class T, class F>
+T on_writer(queue::store& store, F&& fn) {
+    std::promise<T> p;
+    auto f = p.get_future();
+    bool queued = store.run_on_writer([&](sqlite3* db) {
+        try {
+            p.set_value(fn(db));
+        } catch (...) {
+            p.set_exception(std::current_exception());
+        }
+    });
+    if (!queued) throw std::runtime_error("queue is stopped");
+    return f.get();
+}
+
+} // namespace
+
+std::vector<std::shared_ptr<outbound_message>> outbound_store::load_pending() {
+    return on_writer<std::vector<std::shared_ptr<outbound_message>>>(store_, [](sqlite3* db) {
+        stmt q(db, "SELECT m.id, m.mail_from, m.received_at, m.size, m.auth_user, m.envid, m.dsn_ret, "
+                   "r.id, r.deliver_to, r.rcpt_to, r.attempts, r.next_attempt_at, r.notify, r.orcpt "
+                   "FROM recipients r JOIN messages m ON m.id = r.message_id "
+                   "WHERE r.kind = 'remote' AND m.held = 0 AND (r.state = 'queued' OR "
+                   "(r.state = 'deferred' AND r.next_attempt_at > 0)) ORDER BY m.id, r.id");
+        std::vector<std::shared_ptr<outbound_message>> out;
+        while (q.step()) {
+            const std::string id = q.col_text(0);
+            if (out.empty() || out.back()->id != id) {
+                auto m = std::make_shared<outbound_message>();
+                m->id = id;
+                m->mail_from = q.col_text(1);
+                m->received_at = q.col_int(2);
+                m->size = static_cast<std::uint64_t>(q.col_int(3));
+                m->auth_user = q.col_text(4);
+                m->envid = q.col_text(5);
+                m->ret = q.col_text(6);
+                out.push_back(std::move(m));
+            }
+            outbound_recipient r;
+            r.row_id = q.col_int(7);
+            r.address = q.col_text(8);
+            r.rcpt_to = q.col_text(9);
+            r.attempts = static_cast<std::uint32_t>(q.col_int(10));
+            r.next_attempt_at = q.col_int(11);
+            r.notify = q.col_text(12);
+            r.orcpt = q.col_text(13);
+            out.back()->rcpts.push_back(std::move(r));
+        }
+        return out;
+    });
+}
+
+std::shared_ptr<const std::string> outbound_store::load_body(const std::string& queue_id) {
+    return on_writer<std::shared_ptr<const std::string>>(store_, [&](sqlite3* db) {
+        stmt q(db, "SELECT body FROM messages WHERE id = ?1");
+        q.text(1, queue_id);
+        if (!q.step()) return std::shared_ptr<const std::string>();
+        auto p = static_cast<const char*>(sqlite3_column_blob(q.s, 0));
+        return std::make_shared<const std::string>(p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(q.s, 0)));
+    });
+}
+
+std::shared_ptr<outbound_message> outbound_store::from_committed(const queue::message& m,
+                                                                 const std::vector<std::int64_t>& rows) {
+    auto out = std::make_shared<outbound_message>();
+    out->id = m.id;
+    out->mail_from = m.mail_from;
+    out->received_at = m.received_at;
+    out->size = m.body.size();
+    out->auth_user = m.auth_user;
+    out->body = std::make_shared<const std::string>(m.body);
+    for (std::size_t i = 0; i < m.rcpts.size() && i < rows.size(); ++i) {
+        if (m.rcpts[i].kind != queue::rcpt_kind::remote) continue;
+        outbound_recipient r;
+        r.row_id = rows[i];
+        r.address = m.rcpts[i].deliver_to;
+        r.rcpt_to = m.rcpts[i].rcpt_to;
+        out->rcpts.push_back(std::move(r));
+    }
+    return out;
+}
+
+void outbound_store::record(const std::vector<recipient_outcome>& outcomes) {
+    auto copy = outcomes;
+    store_.run_on_writer([copy](sqlite3* db) {
+        try {
+            exec(db, "BEGIN IMMEDIATE");
+            stmt upd(db, "UPDATE recipients SET state = ?2, attempts = ?3, next_attempt_at = ?4, "
+                         "last_reply = ?5, bounce_class = ?6, updated_at = ?8, "
+                         "dsn_sent = CASE WHEN ?7 = 1 AND (SELECT mail_from FROM messages WHERE id = "
+                         "recipients.message_id) = '' THEN 1 ELSE dsn_sent END, "
+                         "first_attempt_at = CASE first_attempt_at WHEN 0 THEN ?8 ELSE first_attempt_at END "
+                         "WHERE id = ?1");
+            stmt log(db, "INSERT INTO delivery_log (at, message_id, recipient, result, reply, sender, "
+                         "message_id_header, dest_host, dest_ip, source_ip, tls, bounce_class) "
+                         "SELECT ?1, ?2, ?3, ?4, ?5, m.mail_from, m.message_id_header, ?6, ?7, ?8, ?9, ?10 "
+                         "FROM messages m WHERE m.id = ?2");
+            stmt bnc(db, "INSERT INTO bounces (at, message_id, recipient, bounce_class, hard, reply, source) "
+                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'sync')");
+            stmt sup(db, "INSERT OR IGNORE INTO suppression (address, reason, bounce_class, source_message, "
+                         "created_at) VALUES (lower(?1), ?2, 'invalid-recipient', ?3, ?4)");
+            const auto now = unix_now();
+            std::map<std::string, bool> touched;
+            for (const auto& o : copy) {
+                const auto& a = o.attempt;
+                const std::string reply_text = a.answer.summary();
+                std::string state = "delivered", result = "delivered", cls;
+                if (o.kind == outcome_kind::deferred) {
+                    state = result = "deferred";
+                } else if (o.kind == outcome_kind::failed) {
+                    state = "failed";
+                    result = "bounced";
+                }
+                if (o.kind != outcome_kind::delivered) {
+                    auto c = bounce::classify(a.answer);
+                    if (o.expired || a.connection_failed)
+                        c = {a.answer.enhanced.rfind("4.4.3", 0) == 0 ? bounce::bounce_class::dns_failure
+                                                                        : bounce::bounce_class::timeout_or_connection,
+                             o.kind == outcome_kind::failed};
+                    cls = std::string(bounce::to_string(c.cls));
+                    if (o.kind == outcome_kind::failed) {
+                        bnc.integer(1, now).text(2, a.message_id).text(3, a.recipient).text(4, cls)
+                            .integer(5, 1).text(6, reply_text).run();
+                        if (c.cls == bounce::bounce_class::invalid_recipient && !o.expired)
+                            sup.text(1, a.recipient).text(2, reply_text).text(3, a.message_id).integer(4, now).run();
+                    }
+                }
+                upd.integer(1, a.row_id).text(2, state).integer(3, o.attempts)
+                    .integer(4, o.kind == outcome_kind::deferred ? o.next_attempt_at : 0)
+                    .text(5, reply_text).text(6, cls)
+                    .integer(7, o.kind == outcome_kind::failed ? 1 : 0)
+                    .integer(8, now).run();
+                log.integer(1, now).text(2, a.message_id).text(3, a.recipient).text(4, result)
+                    .text(5, reply_text).text(6, a.dest_host).text(7, a.dest_ip).text(8, a.source_ip)
+                    .text(9, a.tls).text(10, cls).run();
+                touched[a.message_id] = true;
+            }
+            for (const auto& [id, _] : touched) drop_finished(db, id);
+            exec(db, "COMMIT");
+        } catch (const std::exception& e) {
+            sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+            log::error("outbound_record_failed", {{"error", e.what()}});
+        }
+    });
+}
+
+void outbound_store::dsn_sent(const std::string& queue_id, const std::vector<std::int64_t>& rows) {
+    store_.run_on_writer([queue_id, rows](sqlite3* db) {
+        try {
+            exec(db, "BEGIN IMMEDIATE");
+            stmt upd(db, "UPDATE recipients SET dsn_sent = 1 WHERE id = ?1");
+            for (auto r : rows) upd.integer(1, r).run();
+            drop_finished(db, queue_id);
+            exec(db, "COMMIT");
+        } catch (const std::exception& e) {
+            sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+            log::error("outbound_dsn_mark_failed", {{"queue_id", queue_id}, {"error", e.what()}});
+        }
+    });
+}
+
+} // namespace cartero::outbound

@@ -1,0 +1,41 @@
+// daemon/outbound/outbound_store.hpp — the scheduler's view of queue.db: pending remote
+// recipients at start, bodies on demand, attempt outcomes (recipient state, delivery log,
+// bounces, suppression), and message clean-up once every recipient is settled.
+#pragma once
+
+#include "daemon/outbound/outbound_types.hpp"
+#include "daemon/outbound/scheduler.hpp"
+#include "daemon/queue/queue_store.hpp"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace cartero::outbound {
+
+class outbound_store {
+public:
+    explicit outbound_store(queue::store& s) : store_(s) {}
+
+    // Remote recipients still to deliver ('queued', or 'deferred' with a retry time) of
+    // messages that are not held, grouped per message; bodies are not loaded. Blocks.
+    std::vector<std::shared_ptr<outbound_message>> load_pending();
+    // One message's body (nullptr when it is gone). Blocks.
+    std::shared_ptr<const std::string> load_body(const std::string& queue_id);
+    // The remote recipients of a message just committed (no queue.db read).
+    static std::shared_ptr<outbound_message> from_committed(const queue::message& m,
+                                                            const std::vector<std::int64_t>& rows);
+
+    // Persists outcomes on the writer thread (asynchronously): recipient state, attempts,
+    // next try, last reply and class; one delivery_log row each; a bounces row for failures;
+    // invalid-recipient hard bounces on the suppression list. Failures of null-sender messages
+    // (DSNs themselves) need no DSN and are settled at once.
+    void record(const std::vector<recipient_outcome>& outcomes);
+    // The DSN for these recipients is queued: mark them settled and drop finished messages.
+    void dsn_sent(const std::string& queue_id, const std::vector<std::int64_t>& rows);
+
+private:
+    queue::store& store_;
+};
+
+} // namespace cartero::outbound
