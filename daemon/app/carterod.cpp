@@ -25,6 +25,7 @@
 #include <systemd/sd-daemon.h>
 
 #include <filesystem>
+#include <unordered_set>
 #include <map>
 #include <stdexcept>
 
@@ -242,6 +243,24 @@ int run_daemon(const options& opts) {
     };
     watch_config();
 
+    // The suppression list lives in queue.db; sessions read an in-memory copy.
+    net::steady_timer suppression_timer(io);
+    std::string suppression_fp;
+    std::function<void()> watch_suppression = [&] {
+        try {
+            if (auto list = outbound.store().suppression_if_changed(suppression_fp))
+                st.suppressed = std::make_shared<const std::unordered_set<std::string>>(
+                    list->begin(), list->end());
+        } catch (const std::exception& e) {
+            log::error("suppression_reload_failed", {{"error", e.what()}});
+        }
+        suppression_timer.expires_after(std::chrono::seconds(2));
+        suppression_timer.async_wait([&](boost::system::error_code ec) {
+            if (!ec && !stopping) watch_suppression();
+        });
+    };
+    watch_suppression();
+
     std::uint64_t watchdog_usec = 0;
     std::function<void()> pet_watchdog = [&] {
         if (watchdog_usec == 0 || stopping) return;
@@ -298,6 +317,7 @@ int run_daemon(const options& opts) {
             drain();
             config_timer.cancel();
             watchdog_timer.cancel();
+            suppression_timer.cancel();
             signals.cancel();
         });
     };

@@ -40,6 +40,7 @@ public:
     void stop();
 
     const outbound::scheduler& scheduler() const { return *sched_; }
+    outbound::outbound_store& store() { return ostore_; }
 
 private:
     std::string pick_source_ip(const outbound::outbound_message& m) const;

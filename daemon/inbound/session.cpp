@@ -245,6 +245,18 @@ net::awaitable<void> session::run() {
         }
         case smtp::action_kind::check_recipient: {
             auto res = st_.resolver->resolve(*st_.config, facts_, a.addr, declared_size);
+            if (res.answer.positive() && !st_.suppressed->empty()) {
+                for (const auto& t : res.targets)
+                    if (t.kind == queue::rcpt_kind::remote && st_.suppressed->count(t.deliver_to)) {
+                        res.answer = reply(550, "5.1.1",
+                                           "Recipient <" + t.deliver_to +
+                                               "> is suppressed: an earlier message hard-bounced "
+                                               "(invalid recipient); an administrator can remove "
+                                               "it from the suppression list");
+                        res.targets.clear();
+                        break;
+                    }
+            }
             log::info("rcpt_to", {{"session", id_}, {"queue_id", queue_id},
                                   {"to", a.addr.address()},
                                   {"result", res.answer.summary()}});

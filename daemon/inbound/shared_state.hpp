@@ -14,12 +14,18 @@
 
 #include <atomic>
 #include <memory>
+#include <string>
+#include <unordered_set>
 
 namespace cartero::inbound {
 
 struct shared_state {
     std::shared_ptr<const inbound_settings> settings;
     std::shared_ptr<const config::snapshot> config;
+    // queue.db's suppression list (lower-case addresses), refreshed by carterod when it
+    // changes: such recipients are refused at RCPT (hard bounces, issue 3).
+    std::shared_ptr<const std::unordered_set<std::string>> suppressed =
+        std::make_shared<const std::unordered_set<std::string>>();
     policy::connection_limiter limiter;
     policy::auth_throttle auth_throttle;
     std::unique_ptr<policy::recipient_resolver> resolver;

@@ -212,6 +212,24 @@ void outbound_store::record(const std::vector<recipient_outcome>& outcomes) {
     });
 }
 
+std::optional<std::vector<std::string>> outbound_store::suppression_if_changed(std::string& fp) {
+    using result = std::pair<std::string, std::optional<std::vector<std::string>>>;
+    auto r = on_writer<result>(store_, [&fp](sqlite3* db) {
+        stmt f(db, "SELECT count(*), coalesce(max(rowid), 0), coalesce(sum(length(address)), 0) "
+                   "FROM suppression");
+        f.step();
+        std::string now = std::to_string(f.col_int(0)) + "/" + std::to_string(f.col_int(1)) + "/" +
+                          std::to_string(f.col_int(2));
+        if (now == fp) return result{now, std::nullopt};
+        stmt q(db, "SELECT address FROM suppression");
+        std::vector<std::string> all;
+        while (q.step()) all.push_back(q.col_text(0));
+        return result{now, std::move(all)};
+    });
+    fp = r.first;
+    return r.second;
+}
+
 void outbound_store::dsn_sent(const std::string& queue_id, const std::vector<std::int64_t>& rows) {
     store_.run_on_writer([queue_id, rows](sqlite3* db) {
         try {

@@ -8,6 +8,7 @@
 #include "daemon/queue/queue_store.hpp"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,9 @@ public:
     // invalid-recipient hard bounces on the suppression list. Failures of null-sender messages
     // (DSNs themselves) need no DSN and are settled at once.
     void record(const std::vector<recipient_outcome>& outcomes);
+    // The suppression list when it changed since `fingerprint` (updated); nullopt otherwise.
+    // Blocks briefly (one query on the writer thread).
+    std::optional<std::vector<std::string>> suppression_if_changed(std::string& fingerprint);
     // The DSN for these recipients is queued: mark them settled and drop finished messages.
     void dsn_sent(const std::string& queue_id, const std::vector<std::int64_t>& rows);
 

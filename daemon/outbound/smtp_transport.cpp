@@ -35,22 +35,34 @@ void smtp_transport::deliver(delivery_job job,
     net::co_spawn(ex_, run(std::move(job), std::move(done)), net::detached);
 }
 
-net::awaitable<dns::answer> smtp_transport::lookup(std::string name, dns::rr_type type) {
-    // The resolver answers on its own thread: post the answer back to this coroutine's
-    // executor, keeping the io_context alive meanwhile.
-    co_return co_await net::async_initiate<decltype(use_awaitable), void(dns::answer)>(
-        [this, name, type](auto handler) {
-            auto ex = net::get_associated_executor(handler, ex_);
-            auto h = std::make_shared<decltype(handler)>(std::move(handler));
-            auto work = std::make_shared<net::executor_work_guard<decltype(ex)>>(ex);
-            resolver_.async_lookup(name, type, [h, work](dns::answer a) {
-                net::post(work->get_executor(), [h, work, a = std::move(a)]() mutable {
-                    (*h)(std::move(a));
-                    work->reset();
-                });
+namespace {
+
+// The resolver answers on its own thread: post the answer back to the waiting coroutine's
+// executor, keeping the io_context alive meanwhile. A function object, not a lambda with
+// init-captures inside the coroutine: GCC 12 miscompiles those (see daemon/inbound).
+struct dns_initiation {
+    dns::resolver* resolver;
+    net::any_io_executor fallback;
+    template <class Handler>
+    void operator()(Handler handler, std::string name, dns::rr_type type) const {
+        auto ex = net::get_associated_executor(handler, fallback);
+        auto h = std::make_shared<Handler>(std::move(handler));
+        auto work = std::make_shared<net::executor_work_guard<decltype(ex)>>(ex);
+        resolver->async_lookup(name, type, [h, work](dns::answer a) {
+            auto answer = std::make_shared<dns::answer>(std::move(a));
+            net::post(work->get_executor(), [h, work, answer] {
+                (*h)(std::move(*answer));
+                work->reset();
             });
-        },
-        use_awaitable);
+        });
+    }
+};
+
+} // namespace
+
+net::awaitable<dns::answer> smtp_transport::lookup(std::string name, dns::rr_type type) {
+    return net::async_initiate<decltype(use_awaitable), void(dns::answer)>(
+        dns_initiation{&resolver_, ex_}, use_awaitable, std::move(name), type);
 }
 
 namespace {
