@@ -53,7 +53,7 @@ struct fixture {
                             [this](const outbound_message& m, const std::vector<recipient_outcome>& f) {
                                 bounces.emplace_back(m.id, f.size());
                             },
-                            {}},
+                            {}, {}},
             [this] { return now; }) {}
 
     std::shared_ptr<outbound_message> msg(std::string id, std::vector<std::string> rcpts,
