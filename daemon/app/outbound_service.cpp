@@ -115,14 +115,46 @@ void outbound_service::start(config::config_db& cfg) {
             case queue::admin_action::held: sched_->hold(e.queue_id); break;
             case queue::admin_action::released: sched_->release(e.queue_id); break;
             case queue::admin_action::retried: sched_->retry_now(e.queue_id); break;
-            case queue::admin_action::deleted:
-            case queue::admin_action::bounced: sched_->remove(e.queue_id); break;
+            case queue::admin_action::deleted: sched_->remove(e.queue_id); break;
+            case queue::admin_action::bounced:
+                sched_->remove(e.queue_id);
+                report_admin_bounce(e.queue_id);
+                break;
             }
         });
     });
     log::info("outbound_started", {{"pending", std::to_string(sched_->pending_recipients())},
                                    {"dkim_keys", std::to_string(signing_.keys())},
                                    {"source_ips", std::to_string(source_ips_.size())}});
+}
+
+// queue.bounce: the recipients are 'failed' with "550 5.0.0 Bounced by the administrator";
+// the sender gets the same DSN as for any permanent failure (none for the null sender).
+void outbound_service::report_admin_bounce(const std::string& queue_id) {
+    try {
+        std::vector<std::string> replies;
+        auto m = ostore_.load_unreported_failures(queue_id, replies);
+        if (!m) return;
+        std::vector<recipient_outcome> failed;
+        std::vector<std::int64_t> rows;
+        for (std::size_t i = 0; i < m->rcpts.size(); ++i) {
+            recipient_outcome o;
+            o.kind = outcome_kind::failed;
+            o.attempt.row_id = m->rcpts[i].row_id;
+            o.attempt.message_id = queue_id;
+            o.attempt.recipient = m->rcpts[i].address;
+            o.attempt.answer = reply(550, "5.0.0", "Bounced by the administrator");
+            failed.push_back(o);
+            rows.push_back(o.attempt.row_id);
+        }
+        if (m->mail_from.empty()) {
+            ostore_.dsn_sent(queue_id, rows);
+            return;
+        }
+        send_dsn(*m, failed);
+    } catch (const std::exception& e) {
+        log::error("admin_bounce_dsn_failed", {{"queue_id", queue_id}, {"error", e.what()}});
+    }
 }
 
 void outbound_service::stop() {

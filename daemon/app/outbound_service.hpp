@@ -44,6 +44,7 @@ public:
 
 private:
     std::string pick_source_ip(const outbound::outbound_message& m) const;
+    void report_admin_bounce(const std::string& queue_id);
     void send_dsn(const outbound::outbound_message& m,
                   const std::vector<outbound::recipient_outcome>& failed);
 

@@ -118,6 +118,45 @@ std::vector<std::shared_ptr<outbound_message>> outbound_store::load_pending() {
     });
 }
 
+std::shared_ptr<outbound_message>
+outbound_store::load_unreported_failures(const std::string& queue_id, std::vector<std::string>& replies) {
+    using result = std::pair<std::shared_ptr<outbound_message>, std::vector<std::string>>;
+    auto r = on_writer<result>(store_, [&queue_id](sqlite3* db) {
+        stmt q(db, "SELECT m.mail_from, m.received_at, m.size, m.envid, m.dsn_ret, m.body, "
+                   "r.id, r.deliver_to, r.rcpt_to, r.last_reply, r.notify, r.orcpt "
+                   "FROM messages m JOIN recipients r ON r.message_id = m.id "
+                   "WHERE m.id = ?1 AND r.state = 'failed' AND r.dsn_sent = 0 ORDER BY r.id");
+        q.text(1, queue_id);
+        result out;
+        while (q.step()) {
+            if (!out.first) {
+                out.first = std::make_shared<outbound_message>();
+                auto& m = *out.first;
+                m.id = queue_id;
+                m.mail_from = q.col_text(0);
+                m.received_at = q.col_int(1);
+                m.size = static_cast<std::uint64_t>(q.col_int(2));
+                m.envid = q.col_text(3);
+                m.ret = q.col_text(4);
+                auto p = static_cast<const char*>(sqlite3_column_blob(q.s, 5));
+                m.body = std::make_shared<const std::string>(
+                    p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(q.s, 5)));
+            }
+            outbound_recipient r;
+            r.row_id = q.col_int(6);
+            r.address = q.col_text(7);
+            r.rcpt_to = q.col_text(8);
+            r.notify = q.col_text(10);
+            r.orcpt = q.col_text(11);
+            out.first->rcpts.push_back(std::move(r));
+            out.second.push_back(q.col_text(9));
+        }
+        return out;
+    });
+    replies = std::move(r.second);
+    return r.first;
+}
+
 std::shared_ptr<const std::string> outbound_store::load_body(const std::string& queue_id) {
     return on_writer<std::shared_ptr<const std::string>>(store_, [&](sqlite3* db) {
         stmt q(db, "SELECT body FROM messages WHERE id = ?1");

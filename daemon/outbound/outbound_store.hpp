@@ -21,6 +21,10 @@ public:
     // Remote recipients still to deliver ('queued', or 'deferred' with a retry time) of
     // messages that are not held, grouped per message; bodies are not loaded. Blocks.
     std::vector<std::shared_ptr<outbound_message>> load_pending();
+    // A message with its failed recipients whose DSN is not sent yet (an admin bounce), body
+    // loaded; nullptr when there is none. Blocks.
+    std::shared_ptr<outbound_message> load_unreported_failures(const std::string& queue_id,
+                                                               std::vector<std::string>& replies);
     // One message's body (nullptr when it is gone). Blocks.
     std::shared_ptr<const std::string> load_body(const std::string& queue_id);
     // The remote recipients of a message just committed (no queue.db read).

@@ -43,6 +43,7 @@ class Relayhost(harness.CarteroTestCase):
         cls.sink = SmtpSink(host="127.0.0.1", rcpt_replies={
             "nobody@remote.example": "550 5.1.1 <nobody@remote.example>: Recipient address rejected: User unknown",
             "later@remote.example": "451 4.3.0 Temporary local problem, try again",
+            "stuck@remote.example": "451 4.3.0 Temporary local problem, try again",
         }).start()
         cls.state = StateDir(mailboxes={SENDER: "pw-app"})
         cls.state.ctl("dkim", "generate", DOMAIN, "--selector", "it1")
@@ -123,6 +124,29 @@ class Relayhost(harness.CarteroTestCase):
         self.sink.wait_messages(1)
         harness.wait_until(lambda: any(b"out4@it.example" in m.data for m in self.sink.messages), 15,
                            what="the retried message at the sink")
+
+
+    def test_admin_bounce_sends_one_dsn(self):
+        import json
+        self.assertEqual(submit(self.d, ["stuck@remote.example"], "out5@it.example"), {})
+        def queued_id():
+            for m in json.loads(self.state.ctl("queue", "list", "--json").stdout)["messages"]:
+                if "stuck@remote.example" in json.dumps(m) and "deferred" in json.dumps(m):
+                    return m["id"]
+            return None
+        harness.wait_until(lambda: queued_id() is not None, 15, what="the message deferred")
+        before = len(self.state.messages(SENDER))
+        self.state.ctl("queue", "bounce", queued_id())
+        harness.wait_until(lambda: len(self.state.messages(SENDER)) > before, 15,
+                           what="the admin bounce's DSN in the sender's mailbox")
+        texts = [r.decode("utf-8", "replace") for r in self.state.read_messages(SENDER)]
+        mine = [t for t in texts if "out5@it.example" in t]
+        self.assertEqual(len(mine), 1)
+        self.assertIn("Bounced by the administrator", mine[0])
+        self.assertIn("Final-Recipient: rfc822; stuck@remote.example", mine[0])
+        # The message is gone from the queue once its DSN is queued.
+        harness.wait_until(lambda: "out5" not in self.state.ctl("queue", "list", "--json").stdout
+                           and queued_id() is None, 10, what="the bounced message removed")
 
 
 class MxLookup(harness.CarteroTestCase):
