@@ -37,6 +37,9 @@ const std::vector<op_info>& known_ops() {
         {"suppression.list", "limit (1-1000), offset", "the suppression list"},
         {"suppression.add", "address, reason", "refuse an address as a recipient"},
         {"suppression.remove", "address", "accept an address again"},
+        {"destinations", "",
+         "outbound destinations (recipient domain x source IP): queued, connections, limits, "
+         "paused until, why, and the reply that caused the pause"},
     };
     return ops;
 }

@@ -129,6 +129,19 @@ std::vector<std::string> get_string(const daemon_settings& s) {
     return {s.*M};
 }
 
+template <auto M>
+std::string set_bool(const row& r, daemon_settings& s, std::string_view v) {
+    if (v == "yes") s.*M = true;
+    else if (v == "no") s.*M = false;
+    else return std::string(r.doc.name) + " is yes or no, not '" + std::string(v) + "'";
+    return {};
+}
+
+template <auto M>
+std::vector<std::string> get_bool(const daemon_settings& s) {
+    return {s.*M ? "yes" : "no"};
+}
+
 std::string set_hostname(const row&, daemon_settings& s, std::string_view v) {
     if (v.empty()) {
         s.hostname.clear();
@@ -300,6 +313,10 @@ const row rows[] = {
     {{"postmaster", "address", "", 0, 0,
       "where mail to postmaster and double bounces go; empty = the holding mailbox", false},
      set_postmaster, get_string<&ds::postmaster>},
+    {{"dmarc_reject", "yes|no", "yes", 0, 0,
+      "refuse (550 5.7.1 at the end of DATA) mail on port 25 that fails DMARC under p=reject",
+      false},
+     set_bool<&ds::dmarc_reject>, get_bool<&ds::dmarc_reject>},
     {{"log_level", "debug|info|warning|error", "info", 0, 0, "least severe log level written",
       false},
      set_log_level, get_log_level},

@@ -87,6 +87,7 @@ struct daemon_settings {
     std::chrono::seconds timeout_data{0};
     std::chrono::seconds timeout_tls_handshake{0};
     std::string postmaster; // normalised address, or "" = none
+    bool dmarc_reject = true; // DMARC fail under p=reject → 550 5.7.1 (port 25)
     log::level log_level = log::level::info;
 
     bool operator==(const daemon_settings&) const = default;

@@ -1,5 +1,6 @@
-// core/sending_store.hpp — config.db access for the sending identity: dedicated IPs, IP pools
-// and the relayhost (transport route "*"), shared by carteroctl, the panel and the outbound engine.
+// core/sending_store.hpp — config.db access for the sending identity: dedicated IPs, IP pools,
+// sender → pool routes, transport routes (next hops; "*" = the relayhost) and pacing rules,
+// shared by carteroctl, the panel and the outbound engine.
 #pragma once
 
 #include "core/config_db.hpp"
@@ -67,5 +68,64 @@ std::vector<ip_row> list_ips(config_db& db);
 std::optional<relayhost_row> get_relayhost(config_db& db);
 void set_relayhost(config_db& db, const relayhost_row& row);
 void clear_relayhost(config_db& db);
+
+// Sender routes: which pool a sender uses. `sender` is an address ("user@domain") or a domain
+// ("domain"), normalised (lower case, IDNA A-label); the pool must exist. add refuses an existing
+// sender (conflict: remove it first); remove refuses an unknown one (not_found). Sorted by sender.
+struct sender_route_row {
+    std::string sender;
+    std::string pool;
+};
+sender_route_row add_sender_route(config_db& db, std::string_view sender, std::string_view pool);
+void remove_sender_route(config_db& db, std::string_view sender);
+std::vector<sender_route_row> list_sender_routes(config_db& db);
+
+// Transport routes: mail for `destination` (a recipient domain, or "*" for everything else: the
+// relayhost) goes to next_hop:port instead of the MX hosts. require_tls: no delivery without
+// STARTTLS. With auth_username, the password lives in auth_secret_path, a 0600 file
+// <state_dir>/secrets/transport-<destination>.secret ("relayhost" for "*"), never in config.db.
+struct transport_route_row {
+    std::string destination; // "*" or a domain (A-label)
+    std::string next_hop;    // a host name or an IP address (IPv6 without brackets)
+    std::uint16_t port = 25;
+    bool require_tls = false;
+    std::string auth_username;    // "" = no AUTH
+    std::string auth_secret_path; // set with auth_username
+};
+// Validates the row, writes the secret file (when `password` is given; auth_username and
+// password go together) and inserts the row, all or nothing: on any error no file and no row
+// are left. Refuses an existing destination (conflict: remove it first). carterod sends AUTH
+// only over TLS, so it treats a route with AUTH as require_tls.
+transport_route_row add_transport_route(config_db& db, const std::string& state_dir,
+                                        const transport_route_row& row,
+                                        std::string_view password = {});
+// Removes the row, then its secret file (one already gone is fine). not_found when none.
+void remove_transport_route(config_db& db, std::string_view destination);
+// "*" first, then by destination.
+std::vector<transport_route_row> list_transport_routes(config_db& db);
+// The password of a route with AUTH: the secret file's first line. storage error naming the
+// file when it cannot be read.
+std::string read_transport_secret(const transport_route_row& row);
+
+// Pacing rules (daemon/outbound/pacing.hpp applies them). Pattern syntax: "example.com" (that
+// domain), "*.example.com" (the domain and its subdomains), "mx:mx1.example.net" or
+// "mx:*.example.net" (matched against the MX host); lower-cased and IDNA-normalised. Limits are
+// optional (unset = the shipped rule's or the default) but at least one is required, each
+// within its bounds: max_connections 1-1000, messages_per_minute 1-1000000,
+// messages_per_connection 1-100000. add refuses an existing pattern (conflict); update changes
+// the limits and note given (unset fields keep their value); remove refuses an unknown pattern.
+struct pacing_rule_row {
+    std::string pattern;
+    std::optional<std::int64_t> max_connections, messages_per_minute, messages_per_connection;
+    std::string note;
+};
+// The pattern in canonical form, or why it is not one. Never throws.
+parsed<std::string> normalize_pacing_pattern(std::string_view pattern);
+pacing_rule_row add_pacing_rule(config_db& db, const pacing_rule_row& row);
+// `note`: nullopt keeps the stored note.
+pacing_rule_row update_pacing_rule(config_db& db, const pacing_rule_row& row,
+                                   std::optional<std::string> note = std::nullopt);
+void remove_pacing_rule(config_db& db, std::string_view pattern);
+std::vector<pacing_rule_row> list_pacing_rules(config_db& db);
 
 } // namespace cartero::config

@@ -40,5 +40,6 @@ std::string read_secret_line(const char* what);
 void register_dkim_commands(CLI::App& app, cli_context& ctx);      // cmd_dkim.cpp
 void register_provision_commands(CLI::App& app, cli_context& ctx); // cmd_provision.cpp
 void register_queue_commands(CLI::App& app, cli_context& ctx);     // cmd_queue.cpp
+void register_sending_commands(CLI::App& app, cli_context& ctx);   // cmd_sending.cpp
 
 } // namespace cartero::ctl

@@ -227,6 +227,7 @@ int main(int argc, char** argv) {
     ctl::register_dkim_commands(app, ctx);
     ctl::register_provision_commands(app, ctx);
     ctl::register_queue_commands(app, ctx);
+    ctl::register_sending_commands(app, ctx);
 
     try {
         app.parse(argc, argv);

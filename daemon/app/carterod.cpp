@@ -5,6 +5,7 @@
 #include "core/config_db.hpp"
 #include "core/log.hpp"
 #include "daemon/app/outbound_service.hpp"
+#include "daemon/app/verp_key.hpp"
 #include "daemon/control/control_server.hpp"
 #include "daemon/inbound/server.hpp"
 #include "daemon/local/delivery_agent.hpp"
@@ -24,6 +25,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include <ctime>
 #include <filesystem>
 #include <unordered_set>
 #include <map>
@@ -54,6 +56,7 @@ make_inbound_settings(const config::daemon_settings& d) {
     s->timeout_data = d.timeout_data;
     s->timeout_tls_handshake = d.timeout_tls_handshake;
     s->trusted_networks = policy::network_list(d.trusted_network);
+    s->dmarc_reject = d.dmarc_reject;
     return s;
 }
 
@@ -132,6 +135,12 @@ int run_daemon(const options& opts) {
     auto store = queue::store::open({state_dir / "queue.db"});
     auto agent = local::delivery_agent::start(*store, {settings.hostname});
 
+    // One resolver for outbound (MX) and inbound (SPF, DKIM, DMARC); declared before the pool
+    // and the io_context so that it outlives every lookup they make.
+    dns::resolver_settings resolver_settings;
+    resolver_settings.forward_to = settings.resolver;
+    auto resolver = dns::make_resolver(resolver_settings);
+
     net::io_context io(1);
     net::thread_pool blocking(1);
     inbound::shared_state st;
@@ -141,15 +150,18 @@ int run_daemon(const options& opts) {
     st.quota = [](const std::string& maildir, std::uint64_t quota, std::uint64_t size) {
         return local::would_fit(maildir, quota, size);
     };
+    // Flow 4: the HMAC key of VERP return paths (created at first start, 0600).
+    const std::string verp_key = load_or_create_verp_key(state_dir);
     st.resolver = std::make_unique<policy::recipient_resolver>(
-        policy::resolver_settings{settings.mail_root, 10}, st.quota);
+        policy::resolver_settings{settings.mail_root, 10, verp_key}, st.quota);
     st.store = store.get();
     st.tls = tls.get();
     st.stream_tls = tls ? tls.get() : &stream_tls;
     st.blocking_pool = &blocking;
+    st.dns = resolver.get();
 
     // Outbound: what carterod writes itself (DSNs) is routed like mail from a trusted client.
-    app::outbound_service outbound(io, *store, settings, [&st](const std::string& address) {
+    app::outbound_service outbound(io, *store, settings, *resolver, [&st](const std::string& address) {
         std::vector<queue::recipient> out;
         auto at = address.rfind('@');
         if (at == std::string::npos) return out;
@@ -164,6 +176,7 @@ int run_daemon(const options& opts) {
         if (res.answer.positive()) out = std::move(res.targets);
         return out;
     });
+    outbound.set_verp_key(verp_key);
     outbound.start(cfg_db);
 
     inbound::server srv(io, st);
@@ -198,6 +211,24 @@ int run_daemon(const options& opts) {
                                 .count();
     ctl_status.messages_accepted = [&st] { return st.messages_accepted.load(); };
     ctl_status.control_clients = [&control_srv] { return control_srv->clients(); };
+    ctl_status.destinations = [&outbound] {
+        const auto now = static_cast<std::int64_t>(std::time(nullptr));
+        auto rows = nlohmann::json::array();
+        for (const auto& d : outbound.destinations_from_other_thread(std::chrono::seconds(10)))
+            rows.push_back({{"domain", d.domain},
+                            {"source_ip", d.source_ip},
+                            {"queued", d.queued},
+                            {"connections", d.connections},
+                            {"max_connections", d.limits.max_connections},
+                            {"messages_per_minute", d.limits.messages_per_minute},
+                            {"messages_per_connection", d.limits.messages_per_connection},
+                            {"paused", d.pause.until > now},
+                            {"paused_until", d.pause.until > now ? d.pause.until : 0},
+                            {"why", d.pause.why},
+                            {"reply", d.pause.reply},
+                            {"pause_level", d.pause.level}});
+        return rows;
+    };
     control::handlers ctl_handlers(admin, ctl_status);
     control_srv = std::make_unique<control::control_server>(io, ctl_handlers,
                                                             control::server_settings{state_dir});

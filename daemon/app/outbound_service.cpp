@@ -2,16 +2,19 @@
 // config.db and the bounce machinery.
 #include "daemon/app/outbound_service.hpp"
 
+#include "core/address_norm.hpp"
 #include "core/dkim_store.hpp"
 #include "core/log.hpp"
 #include "core/sending_store.hpp"
 #include "daemon/bounce/dsn_builder.hpp"
+#include "daemon/bounce/verp.hpp"
 
 #include <boost/asio/post.hpp>
 
 #include <chrono>
 #include <ctime>
 #include <functional>
+#include <future>
 
 namespace cartero::app {
 
@@ -19,12 +22,10 @@ namespace net = boost::asio;
 using namespace cartero::outbound;
 
 outbound_service::outbound_service(net::io_context& io, queue::store& store,
-                                   const config::daemon_settings& settings, route_fn route)
+                                   const config::daemon_settings& settings,
+                                   dns::resolver& resolver, route_fn route)
     : io_(io), store_(store), hostname_(settings.hostname), route_(std::move(route)),
-      client_tls_(net::ssl::context::tls_client), ostore_(store), relayhost_flag_(settings.relayhost) {
-    dns::resolver_settings rs;
-    rs.forward_to = settings.resolver;
-    resolver_ = dns::make_resolver(rs);
+      resolver_(resolver), client_tls_(net::ssl::context::tls_client), ostore_(store), relayhost_flag_(settings.relayhost) {
     // Opportunistic STARTTLS (RFC 3207 as MTAs use it): encrypt when offered, do not verify
     // the certificate (MTA-STS/DANE will add verification per destination). TLS ≥ 1.2.
     client_tls_.set_verify_mode(net::ssl::verify_none);
@@ -38,22 +39,126 @@ outbound_service::~outbound_service() {
 std::string outbound_service::pick_source_ip(const outbound_message& m) const {
     if (source_ips_.empty()) return {};
     // Spread messages over the pool's addresses, stable per message (retries keep their IP).
-    return source_ips_[std::hash<std::string>{}(m.id) % source_ips_.size()].first;
+    const std::size_t stable = std::hash<std::string>{}(m.id);
+    // Sender routes (DESIGN.md flow 3): the envelope sender's address, then its domain, then
+    // the submitting account's address and domain; then the pool "default"; else every
+    // outbound IP. A route to a pool without outbound IPs is passed over.
+    std::vector<std::string> keys;
+    for (const std::string* who : {&m.mail_from, &m.auth_user}) {
+        if (who->empty()) continue;
+        auto n = names::normalize_address(*who);
+        std::string a = n ? n.value : names::ascii_lower(*who);
+        auto at = a.rfind('@');
+        if (at != std::string::npos) {
+            keys.push_back(a);
+            keys.push_back(a.substr(at + 1));
+        } else {
+            keys.push_back(a); // an account name that is not an address
+        }
+    }
+    auto from_pool = [&](const std::string& pool) -> std::string {
+        auto it = pool_ips_.find(pool);
+        if (it == pool_ips_.end() || it->second.empty()) return {};
+        return it->second[stable % it->second.size()];
+    };
+    for (const auto& k : keys)
+        if (auto r = sender_pools_.find(k); r != sender_pools_.end())
+            if (auto ip = from_pool(r->second); !ip.empty()) return ip;
+    if (auto ip = from_pool("default"); !ip.empty()) return ip;
+    return source_ips_[stable % source_ips_.size()].first;
+}
+
+std::vector<destination_view>
+outbound_service::destinations_from_other_thread(std::chrono::milliseconds timeout) const {
+    auto done = std::make_shared<std::promise<std::vector<destination_view>>>();
+    auto result = done->get_future();
+    net::post(io_, [this, done] {
+        done->set_value(sched_ ? sched_->destinations() : std::vector<destination_view>{});
+    });
+    if (result.wait_for(timeout) != std::future_status::ready)
+        throw std::runtime_error("carterod's scheduler did not answer (stopping?)");
+    return result.get();
+}
+
+// DESIGN.md flow 4: mail whose envelope sender is at one of our domains (authenticated
+// submitters, who may only send as their own addresses, and trusted-network clients) leaves
+// with bounces+TOKEN@<that domain>, one transaction per recipient; the token names the queue id
+// and recipients row, so a DSN that comes back later is linked to them. The sender stays in
+// queue.db: DSNs built here still go to it. Null-sender mail (DSNs) keeps <>.
+std::string outbound_service::return_path(const outbound_message& m,
+                                          const outbound_recipient& r) const {
+    if (verp_key_.empty() || m.mail_from.empty() || r.row_id <= 0) return {};
+    const auto at = m.mail_from.rfind('@');
+    if (at == std::string::npos) return {};
+    const std::string domain = names::ascii_lower(m.mail_from.substr(at + 1));
+    if (!local_domains_.count(domain)) return {};
+    try {
+        return bounce::verp_address({m.id, static_cast<std::uint64_t>(r.row_id)}, verp_key_,
+                                    domain);
+    } catch (const std::exception&) {
+        return {}; // a queue id of another shape (never from new_queue_id): no VERP
+    }
 }
 
 void outbound_service::reload(config::config_db& cfg) {
     try {
-        signing_.reload(config::list_dkim_keys(cfg));
-        source_ips_.clear();
+        // Read everything first: a failure leaves the previous configuration in force.
+        auto keys = config::list_dkim_keys(cfg);
+        std::set<std::string> domains;
+        for (const auto& d : cfg.list_domains()) domains.insert(d.name);
+        std::vector<std::pair<std::string, std::string>> ips;
+        std::map<std::string, std::vector<std::string>> pools;
         for (const auto& ip : config::list_ips(cfg))
-            if (!ip.pool.empty()) source_ips_.emplace_back(ip.address, ip.hostname);
-        smtp_transport_settings ts;
-        if (relayhost_flag_) {
-            ts.relayhost = next_hop{relayhost_flag_->host, relayhost_flag_->port};
-        } else if (auto r = config::get_relayhost(cfg)) {
-            ts.relayhost = next_hop{r->next_hop, r->port};
+            if (!ip.pool.empty()) {
+                ips.emplace_back(ip.address, ip.hostname);
+                pools[ip.pool].push_back(ip.address);
+            }
+        std::map<std::string, std::string> senders;
+        for (const auto& r : config::list_sender_routes(cfg)) senders[r.sender] = r.pool;
+        std::vector<pacing_rule> rules;
+        for (const auto& r : config::list_pacing_rules(cfg)) {
+            auto u32 = [](const std::optional<std::int64_t>& v) -> std::optional<std::uint32_t> {
+                if (!v) return std::nullopt;
+                return static_cast<std::uint32_t>(*v);
+            };
+            rules.push_back({r.pattern, u32(r.max_connections), u32(r.messages_per_minute),
+                             u32(r.messages_per_connection), r.note});
         }
-        transport_ = std::make_unique<smtp_transport>(io_.get_executor(), *resolver_, client_tls_, ts);
+        smtp_transport_settings ts;
+        if (relayhost_flag_) { // --relayhost wins over every route in config.db
+            ts.relayhost = next_hop{relayhost_flag_->host, relayhost_flag_->port, false, std::nullopt};
+        } else {
+            for (const auto& r : config::list_transport_routes(cfg)) {
+                next_hop h{r.next_hop, r.port, r.require_tls, std::nullopt};
+                if (!r.auth_username.empty()) {
+                    try {
+                        h.auth = smtp::client_credentials{r.auth_username,
+                                                          config::read_transport_secret(r)};
+                    } catch (const std::exception& e) {
+                        // Still through this hop (never straight to the MX), without AUTH:
+                        // the relay's refusal is recorded per recipient.
+                        log::error("transport_secret_unreadable",
+                                   {{"destination", r.destination}, {"error", e.what()}});
+                        h.require_tls = true;
+                    }
+                }
+                if (r.destination == "*") ts.relayhost = std::move(h);
+                else ts.routes[r.destination] = std::move(h);
+            }
+        }
+        ts.return_path = [this](const outbound_message& m, const outbound_recipient& r) {
+            return return_path(m, r);
+        };
+        signing_.reload(std::move(keys));
+        local_domains_ = std::move(domains);
+        source_ips_ = std::move(ips);
+        pool_ips_ = std::move(pools);
+        sender_pools_ = std::move(senders);
+        pacing_.set_rules(std::move(rules));
+        if (sched_) sched_->set_pacing(pacing_);
+        // Replaced in place: a job in flight still runs in the transport it started in.
+        if (transport_) transport_->set_settings(std::move(ts));
+        else transport_ = std::make_unique<smtp_transport>(io_.get_executor(), resolver_, client_tls_, ts);
     } catch (const std::exception& e) {
         log::error("outbound_reload_failed", {{"error", e.what()}});
     }
@@ -96,7 +201,7 @@ void outbound_service::start(config::config_db& cfg) {
     hooks.prepare = [this](const outbound_message& m) {
         return signing_.sign(m.body, static_cast<std::int64_t>(std::time(nullptr)));
     };
-    sched_ = std::make_unique<outbound::scheduler>(io_.get_executor(), fwd, pacing_table(),
+    sched_ = std::make_unique<outbound::scheduler>(io_.get_executor(), fwd, pacing_,
                                                    retry_schedule(), std::move(hooks));
 
     for (auto& m : ostore_.load_pending()) sched_->add(std::move(m));
@@ -106,7 +211,7 @@ void outbound_service::start(config::config_db& cfg) {
         bool remote = false;
         for (const auto& r : msg->rcpts) remote = remote || r.kind == queue::rcpt_kind::remote;
         if (!remote) return;
-        auto m = outbound_store::from_committed(*msg, rows);
+        auto m = outbound_store::from_committed(msg, rows);
         net::post(io_, [this, m] { sched_->add(m); });
     });
     admin_token_ = store_.add_admin_listener([this](const queue::admin_event& e) {
@@ -175,17 +280,37 @@ void outbound_service::send_dsn(const outbound_message& m,
     if (original) req.original = *original;
     std::vector<std::int64_t> rows;
     for (const auto& f : failed) {
+        rows.push_back(f.attempt.row_id);
+        const outbound_recipient* orig = nullptr;
+        for (const auto& rc : m.rcpts)
+            if (rc.row_id == f.attempt.row_id) orig = &rc;
+        const std::string notify = orig ? orig->notify : std::string();
+        const bool delivered = f.kind == outcome_kind::delivered;
+        // RFC 3461 §4.1: NOTIFY=NEVER → no DSN at all; a NOTIFY list without FAILURE → none for
+        // failures (no NOTIFY: failures only); SUCCESS → a report of the delivery too.
+        if (delivered ? notify.find("SUCCESS") == std::string::npos
+                      : !notify.empty() && notify.find("FAILURE") == std::string::npos)
+            continue;
         bounce::dsn_recipient r;
         r.final_recipient = f.attempt.recipient;
-        r.action = bounce::dsn_action::failed;
+        if (orig) r.original_recipient = orig->orcpt;
+        // RFC 3461 §5.2.2: a next hop that offers DSN got NOTIFY from us and reports itself.
+        r.action = !delivered             ? bounce::dsn_action::failed
+                   : f.attempt.remote_dsn ? bounce::dsn_action::relayed
+                                          : bounce::dsn_action::delivered;
         r.reply_code = f.attempt.answer.code;
-        r.status = f.attempt.answer.enhanced;
+        r.status = delivered ? std::string("2.0.0") : f.attempt.answer.enhanced;
         r.remote_mta = f.attempt.dest_host;
         r.diagnostic = f.attempt.answer.summary();
         if (f.expired) r.reason = "the message could not be delivered for 5 days";
         r.last_attempt = req.now;
         req.recipients.push_back(std::move(r));
-        rows.push_back(f.attempt.row_id);
+    }
+    if (req.recipients.empty()) { // every one of them said NOTIFY=NEVER (or no FAILURE)
+        log::info("dsn_not_requested", {{"queue_id", m.id},
+                                        {"recipients", std::to_string(rows.size())}});
+        ostore_.dsn_sent(m.id, rows);
+        return;
     }
     auto built = bounce::build_dsn(req);
     if (!built.ok) {

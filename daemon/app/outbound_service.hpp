@@ -14,8 +14,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
 
+#include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -28,22 +31,34 @@ using route_fn = std::function<std::vector<queue::recipient>(const std::string& 
 class outbound_service {
 public:
     outbound_service(boost::asio::io_context& io, queue::store& store,
-                     const config::daemon_settings& settings, route_fn route);
+                     const config::daemon_settings& settings, dns::resolver& resolver,
+                     route_fn route);
     ~outbound_service();
 
     // Loads pending remote recipients from queue.db and starts delivering; subscribes to new
     // commits and to admin events. Call once, on the io thread, before io.run().
     void start(config::config_db& cfg);
-    // config.db changed: DKIM keys, IPs and the relayhost are re-read.
+    // config.db changed: DKIM keys, IPs, sender routes, transport routes (and the relayhost)
+    // and pacing rules are re-read; the scheduler applies new limits to existing destinations.
+    // On the io thread.
     void reload(config::config_db& cfg);
+    // The per-installation VERP key (<state>/verp.key); call before start(). "" = no VERP.
+    void set_verp_key(std::string key) { verp_key_ = std::move(key); }
     // No new deliveries; those in flight finish.
     void stop();
 
     const outbound::scheduler& scheduler() const { return *sched_; }
+    // scheduler().destinations() for a thread other than the io thread (the control socket's
+    // handlers): posted to the io thread, waited for. Throws std::runtime_error when the io
+    // thread does not answer within `timeout` (stopping). Never call it on the io thread.
+    std::vector<outbound::destination_view>
+    destinations_from_other_thread(std::chrono::milliseconds timeout) const;
     outbound::outbound_store& store() { return ostore_; }
 
 private:
     std::string pick_source_ip(const outbound::outbound_message& m) const;
+    std::string return_path(const outbound::outbound_message& m,
+                            const outbound::outbound_recipient& r) const;
     void report_admin_bounce(const std::string& queue_id);
     void send_dsn(const outbound::outbound_message& m,
                   const std::vector<outbound::recipient_outcome>& failed);
@@ -52,7 +67,7 @@ private:
     queue::store& store_;
     std::string hostname_;
     route_fn route_;
-    std::unique_ptr<dns::resolver> resolver_;
+    dns::resolver& resolver_; // carterod's, shared with inbound (SPF, DKIM, DMARC)
     boost::asio::ssl::context client_tls_;
     std::unique_ptr<outbound::smtp_transport> transport_;
     outbound::outbound_store ostore_;
@@ -61,7 +76,12 @@ private:
     std::optional<config::host_port> relayhost_flag_;
     // Outbound IPs (pool set) and their PTR names; read from config.db.
     std::vector<std::pair<std::string, std::string>> source_ips_;
+    std::map<std::string, std::vector<std::string>> pool_ips_; // pool → its outbound IPs
+    std::map<std::string, std::string> sender_pools_;          // sender route → pool
+    outbound::pacing_table pacing_;
     std::uint64_t admin_token_ = 0;
+    std::string verp_key_;
+    std::set<std::string> local_domains_; // VERP return paths only on these (A-labels)
 };
 
 } // namespace cartero::app

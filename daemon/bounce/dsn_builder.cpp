@@ -93,8 +93,21 @@ void text_line(std::string& out, std::string_view indent, std::string_view s) {
     } while (!s.empty());
 }
 
+bool is_success(dsn_action a) { return a == dsn_action::delivered || a == dsn_action::relayed; }
+
+const char* action_name(dsn_action a) {
+    switch (a) {
+    case dsn_action::failed: return "failed";
+    case dsn_action::delayed: return "delayed";
+    case dsn_action::delivered: return "delivered";
+    case dsn_action::relayed: return "relayed";
+    }
+    return "failed";
+}
+
 std::string status_of(const dsn_recipient& r) {
     if (!r.status.empty()) return r.status;
+    if (is_success(r.action)) return "2.0.0"; // RFC 3463 §3.1: success
     auto e = mime::trim(r.diagnostic);
     // The enhanced code after the basic code in the reply text.
     if (e.size() > 4) {
@@ -139,10 +152,11 @@ parsed<built_dsn> build_dsn(const dsn_request& req) {
     if (req.reporting_mta.empty()) return result::failure("reporting MTA name is empty");
 
     built_dsn out;
-    bool all_delayed = true;
+    bool all_delayed = true, all_success = true;
     bool utf8 = has_8bit(req.envelope_sender);
     for (const auto& r : req.recipients) {
         all_delayed = all_delayed && r.action == dsn_action::delayed;
+        all_success = all_success && is_success(r.action);
         utf8 = utf8 || has_8bit(r.final_recipient) || has_8bit(r.original_recipient);
     }
     out.needs_smtputf8 = utf8;
@@ -157,7 +171,10 @@ parsed<built_dsn> build_dsn(const dsn_request& req) {
     // ---- 1. the human-readable part --------------------------------------------------
     std::string human;
     human += "This is the mail delivery system at " + req.reporting_mta + ".\r\n\r\n";
-    if (all_delayed) {
+    if (all_success) {
+        human += "Your message was delivered to the recipients below, as you asked to be told\r\n"
+                 "(a relayed message was handed to a server that reports on it itself).\r\n\r\n";
+    } else if (all_delayed) {
         human += "Your message has not been delivered yet to the recipients below.\r\n"
                  "The system will keep trying; you do not need to send it again.\r\n\r\n";
     } else {
@@ -166,7 +183,9 @@ parsed<built_dsn> build_dsn(const dsn_request& req) {
     }
     for (const auto& r : req.recipients) {
         text_line(human, "", "<" + r.final_recipient + ">" +
-                                 (r.action == dsn_action::delayed ? " (delayed)" : ""));
+                                 (r.action == dsn_action::failed
+                                      ? ""
+                                      : std::string(" (") + action_name(r.action) + ")"));
         if (!r.reason.empty()) text_line(human, "    Reason: ", one_line(r.reason, true));
         if (!r.diagnostic.empty()) {
             text_line(human, "    ", r.remote_mta.empty()
@@ -199,7 +218,7 @@ parsed<built_dsn> build_dsn(const dsn_request& req) {
         if (!r.original_recipient.empty())
             status += field("Original-Recipient", typed_address(r.original_recipient));
         status += field("Final-Recipient", typed_address(r.final_recipient));
-        status += field("Action", r.action == dsn_action::failed ? "failed" : "delayed");
+        status += field("Action", action_name(r.action));
         status += field("Status", status_of(r));
         if (!r.remote_mta.empty()) status += field("Remote-MTA", "dns; " + r.remote_mta);
         if (!r.diagnostic.empty())
@@ -222,8 +241,9 @@ parsed<built_dsn> build_dsn(const dsn_request& req) {
     m.reserve(original_part.size() + human.size() + status.size() + 2048);
     m += field("From", "Mail Delivery System <MAILER-DAEMON@" + req.reporting_mta + ">");
     m += field("To", "<" + req.envelope_sender + ">");
-    m += field("Subject", all_delayed ? "Delivery Status Notification (Delay)"
-                                      : "Undelivered Mail Returned to Sender");
+    m += field("Subject", all_success   ? "Successful Mail Delivery Report"
+                          : all_delayed ? "Delivery Status Notification (Delay)"
+                                        : "Undelivered Mail Returned to Sender");
     m += field("Date", rfc5322_date(req.now));
     m += field("Message-ID", out.message_id);
     if (auto id = mime::get(orig_fields, "Message-ID"); id && !id->empty() && id->size() < 900)

@@ -14,14 +14,17 @@ namespace cartero::bounce {
 
 using sys_time = std::chrono::system_clock::time_point;
 
-enum class dsn_action { failed, delayed }; // RFC 3464 §2.3.3 (the two Cartero reports)
+// RFC 3464 §2.3.3. failed/delayed: Cartero's bounce reports; delivered/relayed: success
+// reports asked for with NOTIFY=SUCCESS (RFC 3461 §5.2.2: "relayed" when the next hop takes
+// over the DSN duty because it offers DSN itself).
+enum class dsn_action { failed, delayed, delivered, relayed };
 
 struct dsn_recipient {
     std::string final_recipient;    // the address we tried (RFC 3464 §2.3.2)
     std::string original_recipient; // ORCPT address, "" = none (§2.3.1)
     dsn_action action = dsn_action::failed;
     std::string status;      // "5.1.1" (§2.3.4); "" → taken from the reply: its enhanced code,
-                             // else "<class>.0.0"
+                             // else "<class>.0.0" (2.0.0 for delivered/relayed)
     int reply_code = 0;      // the basic code of `diagnostic`, to derive `status` (0 = none)
     std::string remote_mta;  // "" when no server answered (§2.3.5)
     std::string diagnostic;  // the remote reply verbatim, lines joined by CRLF or not (§2.3.6)
@@ -54,8 +57,9 @@ struct built_dsn {
 // Builds one DSN for one message listing every recipient of `req` (DESIGN.md flow 3: one DSN
 // per message per delivery run). Layout (RFC 6522 multipart/report, RFC 3464):
 //   headers: From: Mail Delivery System <MAILER-DAEMON@host>, To: <sender>, Subject
-//   ("Undelivered Mail Returned to Sender", or "Delivery Status Notification (Delay)" when
-//   every recipient is delayed), Date, Message-ID, References (the original's Message-ID),
+//   ("Undelivered Mail Returned to Sender", "Delivery Status Notification (Delay)" when
+//   every recipient is delayed, "Successful Mail Delivery Report" when every recipient was
+//   delivered or relayed), Date, Message-ID, References (the original's Message-ID),
 //   Auto-Submitted: auto-replied (RFC 3834 §5), MIME-Version, Content-Type: multipart/report;
 //   report-type=delivery-status; boundary=…
 //   1. text/plain: who failed and why, the remote reply quoted;

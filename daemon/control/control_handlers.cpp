@@ -93,6 +93,7 @@ const handlers::entry handlers::table_[] = {
     {"suppression.list", &handlers::suppression_list},
     {"suppression.add", &handlers::suppression_add},
     {"suppression.remove", &handlers::suppression_remove},
+    {"destinations", &handlers::destinations},
 };
 
 handlers::handlers(queue::queue_admin& admin, daemon_status status)
@@ -260,6 +261,11 @@ json handlers::suppression_remove(args_reader& a) {
     if (!admin_.unsuppress(address))
         throw queue::admin_error(address + " is not on the suppression list");
     return json{{"address", address}, {"removed", true}};
+}
+
+json handlers::destinations(args_reader& a) {
+    a.finish();
+    return json{{"destinations", status_.destinations ? status_.destinations() : json::array()}};
 }
 
 } // namespace cartero::control

@@ -19,6 +19,9 @@ struct daemon_status {
     std::int64_t started_at = 0; // unix seconds
     std::function<std::uint64_t()> messages_accepted; // may be empty (reported as 0)
     std::function<std::size_t()> control_clients;     // may be empty
+    // The outbound scheduler's destinations as a JSON array (op "destinations"); called on a
+    // handler thread, so it must hand over to the scheduler's thread itself. May be empty.
+    std::function<nlohmann::json()> destinations;
 };
 
 class handlers {
@@ -51,6 +54,7 @@ private:
     nlohmann::json suppression_list(args_reader& a);
     nlohmann::json suppression_add(args_reader& a);
     nlohmann::json suppression_remove(args_reader& a);
+    nlohmann::json destinations(args_reader& a);
 
     queue::queue_admin& admin_;
     daemon_status status_;

@@ -26,6 +26,7 @@ struct inbound_settings {
     std::chrono::seconds timeout_data{180};    // §4.5.3.2.5: data block 3 minutes
     std::chrono::seconds timeout_tls_handshake{30};
     policy::network_list trusted_networks;
+    bool dmarc_reject = true; // DMARC fail under p=reject on port 25 → 550 5.7.1
 };
 
 } // namespace cartero::inbound

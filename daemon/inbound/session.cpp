@@ -6,6 +6,8 @@
 #include "core/address_norm.hpp"
 #include "core/password.hpp"
 #include "daemon/inbound/async_enqueue.hpp"
+#include "daemon/mailauth/message_auth.hpp"
+#include "daemon/inbound/bounce_intake.hpp"
 #include "daemon/mime/received_header.hpp"
 #include "daemon/policy/sender_policy.hpp"
 #include "daemon/smtp/server_fsm.hpp"
@@ -16,6 +18,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include <algorithm>
 #include <ctime>
 
 namespace cartero::inbound {
@@ -123,6 +126,14 @@ smtp::server_settings fsm_settings(const inbound_settings& s, policy::listener_k
 
 // Runs on the blocking pool: yescrypt costs milliseconds. A plain function, not a capturing
 // lambda: GCC 12 destroys a coroutine lambda's captures while its frame still uses them.
+// SPF, DKIM and DMARC for one message; blocking DNS, so on the pool (a plain function, not a
+// capturing lambda: GCC 12 and coroutines).
+net::awaitable<mailauth::message_auth_result> auth_on_pool(dns::resolver* r,
+                                                           const std::string* message,
+                                                           mailauth::message_auth_request rq) {
+    co_return mailauth::authenticate_message(*r, *message, rq);
+}
+
 net::awaitable<bool> verify_on_pool(std::string password, std::string hash) {
     // Hash even for unknown users so timing does not reveal which accounts exist.
     static const std::string dummy = password::hash_password("cartero-dummy");
@@ -139,6 +150,86 @@ void add_targets(std::vector<queue::recipient>& into, std::vector<queue::recipie
             if (have.kind == t.kind && have.deliver_to == t.deliver_to) dup = true;
         if (!dup) into.push_back(std::move(t));
     }
+}
+
+// Flow 4: a report sent to VERP addresses (bounces+TOKEN@local-domain). Parsed here (CPU only),
+// recorded on the queue's writer thread (never SQLite in the session), then forwarded as-is
+// (null sender) to the original envelope sender when that is a local mailbox; other senders
+// only get a log line. false: nothing could be recorded (SQLite failure, queue stopped) and the
+// caller answers 451 so the reporting MTA tries again. A plain function, not a lambda (GCC 12).
+net::awaitable<bool> take_async_bounces(shared_state& st, std::string session_id,
+                                        std::vector<bounce::verp_ref> refs, std::string rcpt_to,
+                                        std::shared_ptr<const std::string> body) {
+    bounce::bounce_parse_options opt;
+    opt.envelope_recipient = rcpt_to;
+    auto report = std::make_shared<const bounce::parsed_bounce>(bounce::parse_bounce(*body, opt));
+    const auto now = static_cast<std::int64_t>(std::time(nullptr));
+    std::vector<std::string> forwarded_to;
+    for (const auto& ref : refs) {
+        intake_result r =
+            co_await async_record_bounce(*st.store, ref, report, now, net::use_awaitable);
+        if (!r.error.empty()) {
+            log::error("async_bounce_failed",
+                       {{"session", session_id}, {"queue_id", ref.queue_id}, {"error", r.error}});
+            co_return false;
+        }
+        log::info(r.recorded ? "async_bounce" : "async_bounce_ignored",
+                  {{"session", session_id}, {"queue_id", ref.queue_id},
+                   {"to", r.recipient}, {"sender", r.sender},
+                   {"action", r.action.empty() ? std::string("none") : r.action},
+                   {"class", r.bounce_class}, {"hard", r.hard ? "yes" : "no"},
+                   {"suppressed", r.suppressed ? "yes" : "no"},
+                   {"linked", r.linked ? "yes" : "no"},
+                   {"report", report->is_dsn ? "dsn" : report->is_bounce ? "plain" : "none"}});
+        if (!r.recorded || r.sender.empty()) continue;
+        const std::string sender = r.sender;
+        bool done = false;
+        for (const auto& f : forwarded_to) done = done || f == sender;
+        if (done) continue;
+        forwarded_to.push_back(sender);
+        // The original sender as carterod's own mail is routed: only a local mailbox gets it.
+        auto at = sender.rfind('@');
+        std::vector<queue::recipient> targets;
+        if (at != std::string::npos) {
+            smtp::path p;
+            p.local = sender.substr(0, at);
+            p.domain = sender.substr(at + 1);
+            p.raw = sender;
+            policy::session_facts facts;
+            facts.client_ip = "127.0.0.1";
+            facts.trusted_network = true;
+            auto res = st.resolver->resolve(*st.config, facts, p, std::nullopt);
+            if (res.answer.positive()) targets = std::move(res.targets);
+        }
+        bool local = !targets.empty();
+        for (const auto& t : targets) local = local && t.kind == queue::rcpt_kind::local;
+        if (!local) {
+            log::info("async_bounce_not_forwarded", {{"session", session_id},
+                                                     {"queue_id", ref.queue_id},
+                                                     {"sender", sender},
+                                                     {"reason", "sender is no local mailbox"}});
+            continue;
+        }
+        queue::message fwd;
+        fwd.id = queue::new_queue_id();
+        fwd.mail_from = ""; // a bounce report stays a bounce (RFC 5321 §4.5.5)
+        fwd.helo = st.settings->hostname;
+        fwd.client_ip = "127.0.0.1";
+        fwd.received_at = now;
+        fwd.body = *body;
+        fwd.rcpts = std::move(targets);
+        const std::string fwd_id = fwd.id;
+        auto err = co_await async_enqueue(*st.store, std::move(fwd), net::use_awaitable);
+        if (err)
+            log::error("async_bounce_forward_failed",
+                       {{"session", session_id}, {"queue_id", ref.queue_id}, {"error", *err}});
+        else
+            log::info("async_bounce_forwarded", {{"session", session_id},
+                                                 {"queue_id", ref.queue_id},
+                                                 {"forward_queue_id", fwd_id},
+                                                 {"to", sender}});
+    }
+    co_return true;
 }
 
 } // namespace
@@ -182,6 +273,8 @@ net::awaitable<void> session::run() {
     smtp::server_fsm fsm(fsm_settings(*settings, facts_.kind, st_.tls != nullptr));
     std::string in;
     std::vector<queue::recipient> targets;
+    std::vector<bounce::verp_ref> verp_refs; // RCPTs to VERP return paths (flow 4)
+    std::string verp_rcpt;                   // the first of them, as written
     std::optional<std::uint64_t> declared_size;
     std::string queue_id;
     std::size_t messages = 0;
@@ -230,6 +323,8 @@ net::awaitable<void> session::run() {
             break;
         case smtp::action_kind::check_sender: {
             targets.clear();
+            verp_refs.clear();
+            verp_rcpt.clear();
             // The queue id names the transaction from MAIL on, so every log line about this
             // message carries it (as Postfix does); an aborted transaction just skips an id.
             queue_id = queue::new_queue_id();
@@ -260,7 +355,18 @@ net::awaitable<void> session::run() {
             log::info("rcpt_to", {{"session", id_}, {"queue_id", queue_id},
                                   {"to", a.addr.address()},
                                   {"result", res.answer.summary()}});
-            if (res.answer.positive()) add_targets(targets, std::move(res.targets));
+            if (res.answer.positive()) {
+                for (auto& t : res.targets) { // RFC 3461: kept per recipient for the DSNs
+                    t.notify = a.notify;
+                    t.orcpt = a.orcpt;
+                }
+                add_targets(targets, std::move(res.targets));
+                if (res.verp) {
+                    if (verp_refs.empty()) verp_rcpt = a.addr.address();
+                    if (std::find(verp_refs.begin(), verp_refs.end(), *res.verp) == verp_refs.end())
+                        verp_refs.push_back(*res.verp);
+                }
+            }
             fsm.recipient_result(res.answer);
             break;
         }
@@ -325,6 +431,8 @@ net::awaitable<void> session::run() {
             m.helo = env.helo;
             m.client_ip = facts_.client_ip;
             m.auth_user = facts_.auth_user.value_or("");
+            m.envid = env.dsn_envid;
+            m.dsn_ret = env.dsn_ret;
             m.received_at = static_cast<std::int64_t>(std::time(nullptr));
             mime::received_info ri;
             ri.helo = env.helo;
@@ -338,11 +446,82 @@ net::awaitable<void> session::run() {
             if (env.recipients.size() == 1) ri.single_recipient = env.recipients[0].address();
             ri.when = m.received_at;
             std::string header = mime::received_header(ri);
-            m.body.reserve(header.size() + a.message->size());
+            // Issue 4: mail from the internet (port 25, not trusted, not authenticated) gets
+            // SPF, DKIM and DMARC on the blocking pool; the verdict goes right under our Received
+            // as Authentication-Results, after forged ones (our authserv-id) are removed.
+            std::string original;
+            const bool check_auth = facts_.kind == policy::listener_kind::smtp &&
+                                    !facts_.trusted_network && !facts_.auth_user && st_.dns;
+            if (check_auth) {
+                mailauth::message_auth_request rq;
+                rq.client_ip = facts_.client_ip;
+                rq.helo = env.helo;
+                rq.mail_from = m.mail_from;
+                rq.hostname = settings->hostname;
+                rq.message_key = m.id;
+                rq.now = m.received_at;
+                auto res = co_await net::co_spawn(
+                    *st_.blocking_pool, auth_on_pool(st_.dns, a.message, std::move(rq)),
+                    use_awaitable);
+                std::size_t forged = 0;
+                original = mailauth::strip_forged_auth_results(*a.message, settings->hostname,
+                                                               &forged);
+                log::info("mailauth", {{"session", id_}, {"queue_id", m.id},
+                                       {"spf", res.spf_word()},
+                                       {"spf_helo", std::string(mailauth::to_string(
+                                                        res.spf_helo.result))},
+                                       {"dkim", res.dkim_word()},
+                                       {"dmarc", std::string(mailauth::to_string(
+                                                     res.dmarc.status))},
+                                       {"policy", std::string(mailauth::to_string(
+                                                      res.dmarc.applied))},
+                                       {"from_domain", res.dmarc.from_domain},
+                                       {"forged_removed", std::to_string(forged)}});
+                if (res.dmarc.status == mailauth::dmarc_status::fail &&
+                    res.dmarc.applied == mailauth::dmarc_policy::reject &&
+                    settings->dmarc_reject) {
+                    auto r = reply(550, "5.7.1",
+                                   "Message rejected: the DMARC policy of " +
+                                       res.dmarc.record_domain +
+                                       " rejects mail that fails SPF and DKIM alignment");
+                    log::info("rejected", {{"session", id_}, {"queue_id", m.id},
+                                           {"reason", r.summary()}});
+                    fsm.deliver_result(r);
+                    targets.clear();
+                    break;
+                }
+                std::string top = res.header;
+                if (res.dmarc.status == mailauth::dmarc_status::fail &&
+                    res.dmarc.applied != mailauth::dmarc_policy::none)
+                    top += "X-Cartero-DMARC: " +
+                           std::string(mailauth::to_string(res.dmarc.applied)) + "\r\n";
+                header += top; // below our Received (which stays the topmost trace field)
+            } else {
+                original = *a.message;
+            }
+            m.body.reserve(header.size() + original.size());
             m.body = std::move(header);
-            m.body += *a.message;
+            m.body += original;
             m.rcpts = targets;
 
+            if (!verp_refs.empty()) {
+                auto body = std::make_shared<const std::string>(m.body);
+                bool ok = co_await take_async_bounces(st_, id_, std::move(verp_refs),
+                                                      std::move(verp_rcpt), std::move(body));
+                verp_refs.clear();
+                verp_rcpt.clear();
+                if (!ok || m.rcpts.empty()) {
+                    if (ok) {
+                        ++messages;
+                        ++st_.messages_accepted;
+                    }
+                    fsm.deliver_result(
+                        ok ? reply(250, "2.0.0", "Ok: report received as " + m.id)
+                           : reply(451, "4.3.0", "Local error in processing, try again"));
+                    targets.clear();
+                    break;
+                }
+            }
             // DESIGN.md: one recipient over quota is refused now; with several, the others
             // get it and the full mailbox's copy waits for the bounce machinery.
             if (m.rcpts.size() == 1 && m.rcpts[0].kind == queue::rcpt_kind::local &&

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "core/config_snapshot.hpp"
+#include "core/dns/resolver.hpp"
 #include "daemon/inbound/inbound_settings.hpp"
 #include "daemon/policy/auth_throttle.hpp"
 #include "daemon/policy/connection_limiter.hpp"
@@ -34,6 +35,7 @@ struct shared_state {
     boost::asio::ssl::context* tls = nullptr; // null: no certificate, no TLS offered
     boost::asio::ssl::context* stream_tls = nullptr; // never null: streams need a context
     boost::asio::thread_pool* blocking_pool = nullptr; // password hashing and the like
+    dns::resolver* dns = nullptr; // SPF, DKIM and DMARC lookups (null: not checked)
     std::atomic<std::uint64_t> sessions_started{0};
     std::atomic<std::uint64_t> messages_accepted{0};
 };

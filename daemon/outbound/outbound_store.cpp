@@ -167,21 +167,26 @@ std::shared_ptr<const std::string> outbound_store::load_body(const std::string& 
     });
 }
 
-std::shared_ptr<outbound_message> outbound_store::from_committed(const queue::message& m,
+std::shared_ptr<outbound_message> outbound_store::from_committed(std::shared_ptr<const queue::message> mp,
                                                                  const std::vector<std::int64_t>& rows) {
+    const auto& m = *mp;
     auto out = std::make_shared<outbound_message>();
     out->id = m.id;
     out->mail_from = m.mail_from;
     out->received_at = m.received_at;
     out->size = m.body.size();
     out->auth_user = m.auth_user;
-    out->body = std::make_shared<const std::string>(m.body);
+    out->envid = m.envid;
+    out->ret = m.dsn_ret;
+    out->body = std::shared_ptr<const std::string>(mp, &mp->body); // aliasing: no copy
     for (std::size_t i = 0; i < m.rcpts.size() && i < rows.size(); ++i) {
         if (m.rcpts[i].kind != queue::rcpt_kind::remote) continue;
         outbound_recipient r;
         r.row_id = rows[i];
         r.address = m.rcpts[i].deliver_to;
         r.rcpt_to = m.rcpts[i].rcpt_to;
+        r.notify = m.rcpts[i].notify;
+        r.orcpt = m.rcpts[i].orcpt;
         out->rcpts.push_back(std::move(r));
     }
     return out;

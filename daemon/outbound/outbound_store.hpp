@@ -28,7 +28,8 @@ public:
     // One message's body (nullptr when it is gone). Blocks.
     std::shared_ptr<const std::string> load_body(const std::string& queue_id);
     // The remote recipients of a message just committed (no queue.db read).
-    static std::shared_ptr<outbound_message> from_committed(const queue::message& m,
+    // The body is shared with the committed message (no copy).
+    static std::shared_ptr<outbound_message> from_committed(std::shared_ptr<const queue::message> m,
                                                             const std::vector<std::int64_t>& rows);
 
     // Persists outcomes on the writer thread (asynchronously): recipient state, attempts,

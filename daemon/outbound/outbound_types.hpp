@@ -52,6 +52,7 @@ struct attempt_result {
     bool delivered = false;
     reply answer;            // the remote reply (or ours: "451 4.4.1 connection refused ...")
     bool connection_failed = false; // never reached a server that answered (DNS, TCP, TLS)
+    bool remote_dsn = false; // the server offered DSN (RFC 3461): it got NOTIFY/ORCPT from us
     std::string dest_host, dest_ip, source_ip, tls; // for the delivery log
 };
 

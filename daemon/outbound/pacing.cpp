@@ -1,6 +1,8 @@
 // daemon/outbound/pacing.cpp — pattern matching of pacing rules.
 #include "daemon/outbound/pacing.hpp"
 
+#include "core/pacing_defaults.hpp"
+
 namespace cartero::outbound {
 
 namespace {
@@ -12,19 +14,11 @@ bool ends_with_label(std::string_view name, std::string_view suffix) {
 } // namespace
 
 std::vector<pacing_rule> pacing_table::shipped_rules() {
-    return {
-        {"*.gmail.com", 10, 600, 100, "Google consumer mail"},
-        {"googlemail.com", 10, 600, 100, "Google consumer mail"},
-        {"mx:*.google.com", 10, 600, 100, "Google-hosted domains"},
-        {"*.outlook.com", 5, 300, 50, "Microsoft consumer mail"},
-        {"hotmail.com", 5, 300, 50, "Microsoft consumer mail"},
-        {"live.com", 5, 300, 50, "Microsoft consumer mail"},
-        {"mx:*.protection.outlook.com", 5, 300, 50, "Microsoft 365 tenants"},
-        {"*.yahoo.com", 3, 120, 20, "Yahoo mail"},
-        {"aol.com", 3, 120, 20, "Yahoo-operated AOL mail"},
-        {"*.icloud.com", 3, 120, 20, "Apple iCloud mail"},
-        {"me.com", 3, 120, 20, "Apple iCloud mail"},
-    };
+    std::vector<pacing_rule> out;
+    for (const auto& r : config::shipped_pacing_rules)
+        out.push_back({std::string(r.pattern), r.max_connections, r.messages_per_minute,
+                       r.messages_per_connection, std::string(r.note)});
+    return out;
 }
 
 void pacing_table::set_rules(std::vector<pacing_rule> admin_rules) { admin_ = std::move(admin_rules); }

@@ -2,6 +2,8 @@
 // connection; rules from config.db (pacing_rules) over shipped defaults for large providers.
 #pragma once
 
+#include "core/pacing_defaults.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -10,15 +12,16 @@
 
 namespace cartero::outbound {
 
+// Defaults: core/pacing_defaults.hpp (carteroctl shows them too).
 struct pacing_limits {
-    std::uint32_t max_connections = 5;          // simultaneous connections per destination × IP
-    std::uint32_t messages_per_minute = 0;      // 0 = no rate limit
-    std::uint32_t messages_per_connection = 100; // then QUIT and reconnect
+    std::uint32_t max_connections = config::default_pacing::max_connections; // per destination × IP
+    std::uint32_t messages_per_minute = config::default_pacing::messages_per_minute; // 0 = none
+    std::uint32_t messages_per_connection = config::default_pacing::messages_per_connection;
 };
 
 // pattern: "example.com" (exactly), "*.example.com" (any subdomain and the domain itself), or
 // "mx:*.google.com" (matched against the MX host instead of the recipient domain). Unset
-// fields inherit from the defaults.
+// fields inherit from the defaults. config::normalize_pacing_pattern checks this syntax.
 struct pacing_rule {
     std::string pattern;
     std::optional<std::uint32_t> max_connections, messages_per_minute, messages_per_connection;

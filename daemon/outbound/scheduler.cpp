@@ -77,8 +77,14 @@ std::vector<destination_view> scheduler::destinations() const {
     std::vector<destination_view> out;
     for (const auto& [key, q] : dests_)
         out.push_back({q.dest->domain(), q.dest->source_ip(), q.ready.size(),
-                       q.dest->connections(), q.dest->pause()});
+                       q.dest->connections(), q.dest->limits(), q.dest->pause()});
     return out;
+}
+
+void scheduler::set_pacing(pacing_table pacing) {
+    pacing_ = std::move(pacing);
+    for (auto& [key, q] : dests_) q.dest->set_limits(pacing_.limits_for(q.dest->domain()));
+    net::post(ex_, [this] { tick(); });
 }
 
 std::size_t scheduler::pending_recipients() const {
@@ -239,7 +245,10 @@ void scheduler::finish_job(const std::string& key, delivery_job job,
                                                                : "remote asked to slow down";
                 }
             }
-            if (o.kind == outcome_kind::failed) failed_by_message[msg->id].push_back(o);
+            if (o.kind == outcome_kind::failed ||
+                (o.kind == outcome_kind::delivered &&
+                 rc.notify.find("SUCCESS") != std::string::npos)) // RFC 3461 §4.1
+                failed_by_message[msg->id].push_back(o);
             if (o.kind != outcome_kind::deferred) settled.push_back(msg->id);
             outcomes.push_back(std::move(o));
         }
@@ -264,6 +273,16 @@ void scheduler::finish_job(const std::string& key, delivery_job job,
             messages_.erase(id);
         }
     }
+    // Messages waiting for a retry do not keep their bodies in memory (minutes to hours):
+    // the next attempt reloads (and re-signs) them.
+    if (hooks_.load_body)
+        for (auto& item : job.items) {
+            auto it = messages_.find(item.msg->id);
+            if (it != messages_.end() && it->second->body) {
+                it->second->body.reset();
+                it->second->prepared = false;
+            }
+        }
     net::post(ex_, [this] { tick(); });
 }
 

@@ -39,7 +39,9 @@ struct scheduler_hooks {
     std::function<std::string(const std::string& source_ip)> helo_for;
     // Persist outcomes (called once per job, in one batch).
     std::function<void(const std::vector<recipient_outcome>&)> record;
-    // Failed recipients of one message in this run → one DSN (never for the null sender).
+    // Failed recipients of one message in this run, and delivered ones whose NOTIFY asked for
+    // SUCCESS (RFC 3461 §4.1) → one DSN (never for the null sender). The hook honours NOTIFY
+    // for the failures (NEVER, or a list without FAILURE: none).
     std::function<void(const outbound_message&, const std::vector<recipient_outcome>&)> bounce;
     // Loads a message body that is not in memory (recovered at start).
     std::function<std::shared_ptr<const std::string>(const std::string& queue_id)> load_body;
@@ -51,6 +53,7 @@ struct destination_view {
     std::string domain, source_ip;
     std::size_t queued = 0;
     std::uint32_t connections = 0;
+    pacing_limits limits;
     pause_state pause;
 };
 
@@ -69,6 +72,10 @@ public:
     void release(const std::string& queue_id);
     void retry_now(const std::string& queue_id);
     void remove(const std::string& queue_id);
+
+    // New pacing rules (config.db changed): every known destination takes its new limits at
+    // once (connections already open finish their job), and waiting work is re-examined.
+    void set_pacing(pacing_table pacing);
 
     std::vector<destination_view> destinations() const;
     std::size_t pending_recipients() const;

@@ -108,14 +108,40 @@ attempt_result local_failure(const reply& r, bool connection_failed) {
 
 net::awaitable<void> smtp_transport::run(delivery_job job,
                                          std::function<void(std::vector<attempt_result>)> done) {
-    // One client transaction per message; results keyed by recipients.id.
+    // VERP (flow 4): a recipient with its own return path becomes an item (a transaction) of
+    // its own; return_paths is parallel to job.items ("" = the message's sender).
+    std::vector<std::string> return_paths;
+    if (s_.return_path) {
+        std::vector<delivery_job::item> items;
+        for (auto& item : job.items) {
+            delivery_job::item rest{item.msg, {}};
+            for (auto idx : item.rcpts) {
+                std::string rp = s_.return_path(*item.msg, item.msg->rcpts[idx]);
+                if (rp.empty()) {
+                    rest.rcpts.push_back(idx);
+                } else {
+                    items.push_back({item.msg, {idx}});
+                    return_paths.push_back(std::move(rp));
+                }
+            }
+            if (!rest.rcpts.empty()) {
+                items.push_back(std::move(rest));
+                return_paths.emplace_back();
+            }
+        }
+        job.items = std::move(items);
+    } else {
+        return_paths.assign(job.items.size(), std::string());
+    }
+    // One client transaction per item (a message, or one VERP recipient of it); results keyed
+    // by recipients.id.
     std::vector<smtp::transaction> txs;
     std::map<std::int64_t, attempt_result> results;
     for (std::size_t i = 0; i < job.items.size(); ++i) {
         const auto& item = job.items[i];
         smtp::transaction t;
         t.id = i;
-        t.mail_from = item.msg->mail_from;
+        t.mail_from = return_paths[i].empty() ? item.msg->mail_from : return_paths[i];
         t.dsn_ret = item.msg->ret;
         t.dsn_envid = item.msg->envid;
         t.body = item.msg->body ? item.msg->body : std::make_shared<const std::string>();
@@ -144,9 +170,12 @@ net::awaitable<void> smtp_transport::run(delivery_job job,
         pending.clear();
     };
 
-    // 1. Next hops: the relayhost, or the MX hosts (RFC 5321 §5.1), or the domain itself.
+    // 1. Next hops: the domain's transport route, the relayhost, or the MX hosts (RFC 5321
+    // §5.1), or the domain itself.
     std::vector<next_hop> hops;
-    if (s_.relayhost) {
+    if (auto route = s_.routes.find(job.domain); route != s_.routes.end()) {
+        hops.push_back(route->second);
+    } else if (s_.relayhost) {
         hops.push_back(*s_.relayhost);
     } else {
         auto mx = co_await lookup(job.domain, dns::rr_type::mx);
@@ -161,9 +190,10 @@ net::awaitable<void> smtp_transport::run(delivery_job job,
                                                                   " accepts no mail (null MX, RFC 7505)"),
                                          false));
             for (const auto& h : hosts)
-                if (hops.size() < s_.max_mx_hosts && !h.host.empty()) hops.push_back({h.host, 25});
+                if (hops.size() < s_.max_mx_hosts && !h.host.empty())
+                    hops.push_back({h.host, 25, false, std::nullopt});
         } else if (mx.st == dns::status::nodata) {
-            hops.push_back({job.domain, 25}); // implicit MX
+            hops.push_back({job.domain, 25, false, std::nullopt}); // implicit MX
         } else {
             finish_all(local_failure(reply(451, "4.4.3", "DNS lookup of MX for " + job.domain +
                                                              " failed: " + std::string(dns::to_string(mx.st)) +
@@ -228,7 +258,8 @@ net::awaitable<void> smtp_transport::run(delivery_job job,
             // 3. The conversation.
             smtp::client_settings cs;
             cs.helo_name = job.helo_name.empty() ? "localhost" : job.helo_name;
-            cs.tls = s_.tls;
+            cs.tls = hop.require_tls || hop.auth ? smtp::tls_policy::required : s_.tls;
+            cs.auth = hop.auth;
             smtp::client_fsm c(cs);
             for (auto i : pending) c.add_transaction(txs[i]);
             c.no_more_transactions();
@@ -336,6 +367,7 @@ net::awaitable<void> smtp_transport::run(delivery_job job,
                         ar.dest_ip = addr_text;
                         ar.source_ip = job.source_ip;
                         ar.tls = tls_desc;
+                        ar.remote_dsn = c.extensions().dsn;
                         results[ar.row_id] = ar;
                     }
                     break;

@@ -13,6 +13,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -21,14 +23,21 @@ namespace cartero::outbound {
 struct next_hop {
     std::string host; // name or IP address
     std::uint16_t port = 25;
+    bool require_tls = false;                        // tls_policy::required on this hop
+    std::optional<smtp::client_credentials> auth;    // AUTH (sent only under TLS)
 };
 
 struct smtp_transport_settings {
-    std::optional<next_hop> relayhost;  // every message goes there instead of the MX
+    // Next hop per recipient domain (config.db transport_routes), tried before `relayhost`.
+    std::map<std::string, next_hop> routes;
+    std::optional<next_hop> relayhost;  // every other message goes there instead of the MX
     smtp::tls_policy tls = smtp::tls_policy::opportunistic;
     std::chrono::seconds connect_timeout{30};
     std::size_t max_mx_hosts = 5;       // MX hosts tried per attempt
     std::size_t max_addresses = 4;      // addresses tried per host
+    // VERP (DESIGN.md flow 4): the MAIL FROM for one recipient, "" = the message's own sender.
+    // A recipient with its own return path is sent in a transaction of its own. Unset = none.
+    std::function<std::string(const outbound_message&, const outbound_recipient&)> return_path;
 };
 
 class smtp_transport : public transport {
@@ -39,6 +48,9 @@ public:
                    boost::asio::ssl::context& client_tls, smtp_transport_settings s);
 
     void deliver(delivery_job job, std::function<void(std::vector<attempt_result>)> done) override;
+    // New routes and relayhost (config.db reload), on the executor's thread: jobs that start
+    // from now on use them; jobs in flight keep the next hops they chose.
+    void set_settings(smtp_transport_settings s) { s_ = std::move(s); }
 
     // Answers callbacks on our executor.
     boost::asio::awaitable<dns::answer> lookup(std::string name, dns::rr_type type);

@@ -160,6 +160,17 @@ resolution recipient_resolver::resolve(const config::snapshot& cfg, const sessio
     if (rcpt.quoted || !norm.ok) return refuse(550, "5.1.1", "No such user here");
     address = norm.value;
 
+    // Flow 4: VERP return paths are no mailboxes; the token's MAC decides (no queue.db read).
+    if (lower_ascii(local_of(address)).rfind("bounces+", 0) == 0 &&
+        !cfg.mailboxes.count(address) && !cfg.forwarders.count(address)) {
+        auto ref = s_.verp_key.empty() ? std::nullopt
+                                       : bounce::verp_parse_address(address, s_.verp_key);
+        if (!ref) return refuse(550, "5.1.1", "No such user here");
+        res.answer = reply(250, "2.1.5", "Ok");
+        res.verp = std::move(ref);
+        return res;
+    }
+
     std::vector<std::string> chain;
     expansion ex;
     if (!expand(cfg, address, 0, chain, ex))

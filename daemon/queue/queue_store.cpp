@@ -302,10 +302,11 @@ private:
         rollback_ = stmt(h_.db, "ROLLBACK");
         insert_message_ = stmt(h_.db,
             "INSERT INTO messages(id, received_at, mail_from, helo, client_ip, auth_user, size, "
-            "body, message_id_header) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+            "body, message_id_header, envid, dsn_ret) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
         insert_rcpt_ = stmt(h_.db,
             "INSERT INTO recipients(message_id, rcpt_to, deliver_to, kind, maildir, quota_bytes, "
-            "state, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7)");
+            "state, updated_at, notify, orcpt) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8, ?9)");
         mark_ = stmt(h_.db,
             "UPDATE recipients SET state = ?2, attempts = attempts + 1, last_reply = ?3, "
             "next_attempt_at = ?4, updated_at = ?5 WHERE id = ?1 RETURNING message_id, deliver_to");
@@ -383,6 +384,8 @@ private:
         insert_message_.bind(7, static_cast<std::int64_t>(m.body.size()));
         insert_message_.bind_blob(8, m.body);
         insert_message_.bind(9, m.message_id_header);
+        insert_message_.bind(10, m.envid);
+        insert_message_.bind(11, m.dsn_ret);
         int rc = insert_message_.step();
         insert_message_.reset();
         if (rc != SQLITE_DONE) return rc;
@@ -395,6 +398,8 @@ private:
             insert_rcpt_.bind(5, r.maildir);
             insert_rcpt_.bind(6, static_cast<std::int64_t>(r.quota_bytes));
             insert_rcpt_.bind(7, now);
+            insert_rcpt_.bind(8, r.notify);
+            insert_rcpt_.bind(9, r.orcpt);
             rc = insert_rcpt_.step();
             insert_rcpt_.reset();
             if (rc != SQLITE_DONE) return rc;

@@ -22,6 +22,8 @@ struct recipient {
     rcpt_kind kind = rcpt_kind::local;
     std::string maildir;      // local: absolute Maildir path (mail/<domain>/<local>)
     std::uint64_t quota_bytes = 0; // local: 0 = unlimited
+    std::string notify = {};  // RFC 3461 NOTIFY as received ("NEVER", "FAILURE,DELAY"…), "" = none
+    std::string orcpt = {};   // RFC 3461 ORCPT address (decoded), "" = none
 };
 
 struct message {
@@ -38,6 +40,8 @@ struct message {
     // at commit (extract_message_id) when left empty; kept in messages.message_id_header and
     // copied to delivery_log rows so the log can be searched by it.
     std::string message_id_header;
+    std::string envid;        // RFC 3461 ENVID (decoded), "" = none
+    std::string dsn_ret;      // RFC 3461 RET: "", "FULL" or "HDRS"
 };
 
 // The Message-ID of a stored message: the header section is scanned up to its first empty line

@@ -85,6 +85,7 @@ struct server_fsm::impl {
     std::vector<esmtp_param> pending_params_;
     bool pending_8bit_ = false, pending_utf8_ = false;
     std::optional<std::size_t> pending_size_;
+    std::string pending_ret_, pending_envid_;
 
     sasl_exchange sasl_;
     data_reader data_;
@@ -138,6 +139,8 @@ struct server_fsm::impl {
         env_.body_8bitmime = false;
         env_.smtputf8 = false;
         env_.declared_size.reset();
+        env_.dsn_ret.clear();
+        env_.dsn_envid.clear();
         message_ = std::string(); // release up to max_message_size
     }
 
@@ -387,7 +390,7 @@ std::string server_fsm::impl::ehlo_reply() const {
     reply r;
     r.code = 250;
     r.lines = {s_.hostname, "PIPELINING", "SIZE " + std::to_string(s_.max_message_size),
-               "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES", "CHUNKING"};
+               "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES", "DSN", "CHUNKING"};
     if (s_.tls_available && !tls_active_) r.lines.emplace_back("STARTTLS");
     // RFC 4954 §4 + RFC 8314 §3: no plaintext passwords, so AUTH only inside TLS.
     if (s_.auth_available && tls_active_) r.lines.emplace_back("AUTH PLAIN LOGIN");
@@ -420,7 +423,9 @@ void server_fsm::impl::do_mail(const command_line& c) {
                        true);
     }
     bool eight = false, utf8 = false, seen_size = false, seen_body = false, seen_auth = false;
+    bool seen_envid = false;
     std::optional<std::size_t> size;
+    std::string ret, envid;
     for (const auto& p : args.params) {
         if (p.keyword == "SIZE") { // RFC 1870 §6
             std::size_t n = 0;
@@ -442,8 +447,19 @@ void server_fsm::impl::do_mail(const command_line& c) {
         } else if (p.keyword == "AUTH") { // RFC 4954 §5: accepted, not trusted, ignored
             if (seen_auth) return respond(501, "5.5.4", "Duplicate AUTH parameter");
             seen_auth = true;
+        } else if (p.keyword == "RET") { // RFC 3461 §4.3
+            if (!ret.empty()) return respond(501, "5.5.4", "Duplicate RET parameter");
+            if (iequals(p.value, "FULL")) ret = "FULL";
+            else if (iequals(p.value, "HDRS")) ret = "HDRS";
+            else return respond(501, "5.5.4", "Syntax: RET=FULL or RET=HDRS");
+        } else if (p.keyword == "ENVID") { // RFC 3461 §4.4: xtext, at most 100 characters
+            if (seen_envid) return respond(501, "5.5.4", "Duplicate ENVID parameter");
+            seen_envid = true;
+            auto v = p.value.size() <= 100 ? xtext_decode(p.value) : std::nullopt;
+            if (!v || v->empty())
+                return respond(501, "5.5.4", "Syntax: ENVID=<xtext, at most 100 characters>");
+            envid = std::move(*v);
         } else {
-            // DSN's RET/ENVID (RFC 3461) are not offered yet.
             return respond(reply(555, "5.5.4", "Unsupported parameter " + p.keyword), true);
         }
     }
@@ -454,6 +470,8 @@ void server_fsm::impl::do_mail(const command_line& c) {
     pending_8bit_ = eight;
     pending_utf8_ = utf8;
     pending_size_ = size;
+    pending_ret_ = std::move(ret);
+    pending_envid_ = std::move(envid);
     action a;
     a.kind = action_kind::check_sender;
     a.addr = pending_path_;
@@ -473,9 +491,27 @@ void server_fsm::impl::do_rcpt(const command_line& c) {
             reply(501, "5.1.3", std::string("Bad recipient address: ") + path_error_text(args.path.error)),
             true);
     }
-    if (!args.params.empty()) // DSN's NOTIFY/ORCPT (RFC 3461) are not offered yet
-        return respond(reply(555, "5.5.4", "Unsupported parameter " + args.params.front().keyword),
-                       true);
+    std::string notify, orcpt;
+    bool seen_notify = false, seen_orcpt = false;
+    for (const auto& p : args.params) {
+        if (p.keyword == "NOTIFY") { // RFC 3461 §4.1
+            if (seen_notify) return respond(501, "5.5.4", "Duplicate NOTIFY parameter");
+            seen_notify = true;
+            auto v = parse_notify(p.value);
+            if (!v)
+                return respond(501, "5.5.4",
+                               "Syntax: NOTIFY=NEVER or NOTIFY=SUCCESS,FAILURE,DELAY (any of)");
+            notify = std::move(*v);
+        } else if (p.keyword == "ORCPT") { // RFC 3461 §4.2
+            if (seen_orcpt) return respond(501, "5.5.4", "Duplicate ORCPT parameter");
+            seen_orcpt = true;
+            auto v = parse_orcpt(p.value);
+            if (!v) return respond(501, "5.5.4", "Syntax: ORCPT=rfc822;<xtext address>");
+            orcpt = std::move(*v);
+        } else {
+            return respond(reply(555, "5.5.4", "Unsupported parameter " + p.keyword), true);
+        }
+    }
     if (args.path.utf8 && !env_.smtputf8) // RFC 6531 §3.2
         return respond(553, "5.6.7", "Non-ASCII address requires SMTPUTF8 (RFC 6531 §3.2)");
     if (env_.recipients.size() >= s_.max_recipients) // RFC 5321 §4.5.3.1.10
@@ -484,6 +520,9 @@ void server_fsm::impl::do_rcpt(const command_line& c) {
     action a;
     a.kind = action_kind::check_recipient;
     a.addr = pending_path_;
+    a.params = std::move(args.params);
+    a.notify = std::move(notify);
+    a.orcpt = std::move(orcpt);
     out_.push_back(std::move(a));
     await_ = awaiting::recipient;
 }
@@ -700,6 +739,8 @@ void server_fsm::sender_result(const reply& r) {
         m.env_.body_8bitmime = m.pending_8bit_;
         m.env_.smtputf8 = m.pending_utf8_;
         m.env_.declared_size = m.pending_size_;
+        m.env_.dsn_ret = std::move(m.pending_ret_);
+        m.env_.dsn_envid = std::move(m.pending_envid_);
     }
     m.respond(with_enhanced(r, "2.1.0"), true);
 }

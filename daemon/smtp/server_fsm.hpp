@@ -67,6 +67,8 @@ struct envelope {
     bool body_8bitmime = false;
     bool smtputf8 = false;
     std::optional<std::size_t> declared_size;
+    std::string dsn_ret;   // RFC 3461 §4.3: "", "FULL" or "HDRS"
+    std::string dsn_envid; // RFC 3461 §4.4: ENVID, xtext-decoded; "" = none
 };
 
 struct action {
@@ -75,6 +77,9 @@ struct action {
     std::string helo;                       // check_helo
     path addr;                              // check_sender / check_recipient
     std::vector<esmtp_param> params;        // check_sender / check_recipient
+    std::string notify;                     // check_recipient: RFC 3461 NOTIFY, upper-cased
+                                            // ("NEVER", "SUCCESS,FAILURE", …), "" = not given
+    std::string orcpt;                      // check_recipient: ORCPT address, decoded; "" = none
     std::string mechanism;                  // authenticate: "PLAIN" or "LOGIN"
     std::string authzid, username, password; // authenticate
     const envelope* env = nullptr;          // deliver: valid until the next call into the fsm
@@ -89,7 +94,8 @@ struct action {
 //   before next() is called again. Replies are produced by the fsm (also for the results passed
 //   in), always with enhanced status codes (except greeting/EHLO/HELO).
 //   Protocol rules enforced here: command table (verb, allowed states, TLS/AUTH requirements),
-//   line limits, bad-command limit, recipient limit, SIZE, 8BITMIME/SMTPUTF8 params,
+//   line limits, bad-command limit, recipient limit, SIZE, 8BITMIME/SMTPUTF8 params, DSN params
+//   (RFC 3461: RET/ENVID on MAIL, NOTIFY/ORCPT on RCPT; bad or repeated ones → 501 5.5.4),
 //   dot-unstuffing, only <CRLF>.<CRLF> ends DATA, bare CR/LF in DATA/BDAT → message refused,
 //   BDAT chunks, STARTTLS discarding pipelined plaintext, AUTH PLAIN/LOGIN (only under TLS).
 class server_fsm {

@@ -8,7 +8,8 @@
 Script knobs: banner, ehlo extensions (STARTTLS only with a cert), per-recipient replies,
 data_reply (after the final dot), a list of `connection_replies` consumed one per connection
 (e.g. ["421 4.7.0 slow down", None] = the first connection gets 421 at the banner, the next is
-normal), drop_in_data (close mid-DATA). Bounded: every socket has a timeout; stop() joins.
+normal), drop_in_data (close mid-DATA), banner_delay (a slow server). Bounded: every socket
+has a timeout; stop() joins.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class SmtpSink:
     data_reply: str = "250 2.0.0 Ok: queued as SINK"
     connection_replies: list = field(default_factory=list)  # banner overrides, one per connection
     drop_in_data: bool = False
+    banner_delay: float = 0.0  # seconds before the banner (a slow server: work piles up meanwhile)
     certfile: str | None = None
     keyfile: str | None = None
 
@@ -113,6 +115,8 @@ class SmtpSink:
                 f.send(override)
                 time.sleep(0.1)
                 return
+            if self.banner_delay:
+                time.sleep(self.banner_delay)
             f.send(self.banner)
             helo, mail_from, rcpts, tls = "", None, [], False
             while not self._stop.is_set():

@@ -136,6 +136,30 @@ TEST_CASE("dsn_builder: delay DSN", "[bounce][dsn]") {
                         "diag_contains": "451 4.7.0 Try again later"}]})J") == 0);
 }
 
+TEST_CASE("dsn_builder: success DSN (NOTIFY=SUCCESS), delivered and relayed", "[bounce][dsn]") {
+    dsn_request q = base_request();
+    q.envid = "abc";
+    q.dsn_ret = "HDRS";
+    q.recipients[0].action = dsn_action::delivered;
+    q.recipients[0].status.clear();
+    q.recipients[0].reply_code = 250;
+    q.recipients[0].diagnostic = "250 2.0.0 Ok: queued as 4Xyz";
+    q.recipients[0].reason.clear();
+    q.recipients[1].action = dsn_action::relayed;
+    q.recipients[1].status.clear();
+    q.recipients[1].diagnostic = "250 2.1.5 Ok";
+    auto d = build_dsn(q);
+    REQUIRE(d);
+    CHECK(d.value.message.find("Original-Envelope-Id: abc\r\n") != std::string::npos);
+    CHECK(python_check(d.value.message, R"J({"to": "news@example.org",
+        "subject": "Successful Mail Delivery Report", "original": "text/rfc822-headers",
+        "recipients": [{"final": "a@example.net", "action": "delivered", "status": "2.0.0"},
+                       {"final": "b@example.net", "action": "relayed", "status": "2.0.0"}]})J") == 0);
+    auto p = parse_bounce(d.value.message);
+    CHECK(p.is_dsn);
+    CHECK_FALSE(p.is_bounce);
+}
+
 TEST_CASE("dsn_builder: refusals and line limits", "[bounce][dsn]") {
     dsn_request q = base_request();
     q.envelope_sender = "";

@@ -205,3 +205,29 @@ TEST_CASE("a rate limit spreads messages over time") {
     for (auto& c : f.t.calls) sent += c.job.items.size();
     CHECK(sent == 61);
 }
+
+TEST_CASE("new pacing rules apply to existing destinations at once") {
+    fixture f({1, 0, 2}); // one connection, two messages per connection
+    for (const char* id : {"A", "B", "C", "D"}) f.s.add(f.msg(id, {std::string("x") + id + "@example.org"}));
+    f.s.tick();
+    REQUIRE(f.t.calls.size() == 1);
+    CHECK(f.t.calls[0].job.items.size() == 2);
+    REQUIRE(f.s.destinations().size() == 1);
+    CHECK(f.s.destinations()[0].limits.max_connections == 1);
+    CHECK(f.s.destinations()[0].queued == 2);
+
+    // An admin rule for the domain: three connections, one message each.
+    pacing_table p({1, 0, 2});
+    p.set_rules({{"example.org", 3, std::nullopt, 1, ""}});
+    f.s.set_pacing(p);
+    f.run();
+    auto d = f.s.destinations();
+    REQUIRE(d.size() == 1);
+    CHECK(d[0].limits.max_connections == 3);
+    CHECK(d[0].limits.messages_per_connection == 1);
+    REQUIRE(f.t.calls.size() == 3); // the two waiting messages left at once, one per connection
+    CHECK(f.t.calls[1].job.items.size() == 1);
+    CHECK(f.t.calls[2].job.items.size() == 1);
+    CHECK(d[0].connections == 3);
+    CHECK(d[0].queued == 0);
+}

@@ -184,3 +184,40 @@ TEST_CASE("authenticated users send only as addresses they own") {
     null.null_path = true;
     CHECK(check_sender(cfg, who, null).code == 250);
 }
+
+TEST_CASE("VERP return paths: a verified token is accepted without targets, a forged one is 550") {
+    const std::string key = "0123456789abcdef0123456789abcdef";
+    recipient_resolver r({"/m", 10, key}, {});
+    auto cfg = demo();
+    const bounce::verp_ref ref{"0123456789ABCDEF", 42};
+    const std::string token = bounce::verp_token(ref, key);
+    auto res = r.resolve(cfg, stranger(), addr("bounces+" + token, "example.com"), {});
+    REQUIRE(res.answer.code == 250);
+    CHECK(res.targets.empty());
+    REQUIRE(res.verp);
+    CHECK(*res.verp == ref);
+    // Remote MTAs may change the case of the local part.
+    std::string upper = token;
+    for (auto& c : upper)
+        if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+    res = r.resolve(cfg, stranger(), addr("Bounces+" + upper, "EXAMPLE.COM"), {});
+    CHECK(res.answer.code == 250);
+    CHECK(res.verp);
+    // A forged MAC, another recipient id with the same MAC, or another key: no such user.
+    std::string forged = token;
+    forged.back() = forged.back() == 'a' ? 'b' : 'a';
+    res = r.resolve(cfg, stranger(), addr("bounces+" + forged, "example.com"), {});
+    CHECK(res.answer.code == 550);
+    CHECK(res.answer.enhanced == "5.1.1");
+    CHECK_FALSE(res.verp);
+    res = r.resolve(cfg, stranger(), addr("bounces+junk", "example.com"), {});
+    CHECK(res.answer.code == 550);
+    recipient_resolver other({"/m", 10, "another-key-another-key-another!!"}, {});
+    res = other.resolve(cfg, stranger(), addr("bounces+" + token, "example.com"), {});
+    CHECK(res.answer.code == 550);
+    // Without a key no VERP address is accepted; remote domains are not VERP targets.
+    res = make().resolve(cfg, stranger(), addr("bounces+" + token, "example.com"), {});
+    CHECK(res.answer.code == 550);
+    res = r.resolve(cfg, stranger(), addr("bounces+" + token, "remote.org"), {});
+    CHECK(res.answer.enhanced == "5.7.1");
+}

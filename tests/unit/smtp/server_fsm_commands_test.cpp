@@ -31,7 +31,8 @@ TEST_CASE("greeting and EHLO reply", "[smtp][fsm]") {
     d.wire.clear();
     CHECK(cmd(d, "EHLO client.example") == "250 CHUNKING");
     CHECK(d.wire == "250-mx.example.test\r\n250-PIPELINING\r\n250-SIZE 52428800\r\n"
-                    "250-8BITMIME\r\n250-SMTPUTF8\r\n250-ENHANCEDSTATUSCODES\r\n250 CHUNKING\r\n");
+                    "250-8BITMIME\r\n250-SMTPUTF8\r\n250-ENHANCEDSTATUSCODES\r\n250-DSN\r\n"
+                    "250 CHUNKING\r\n");
     REQUIRE(d.helos.size() == 1);
     CHECK(d.helos[0] == "client.example");
 }
@@ -131,8 +132,8 @@ TEST_CASE("MAIL parameters", "[smtp][fsm][mail]") {
     CHECK(cmd(d, "MAIL FROM:<a@b.example> BODY=BINARYMIME") ==
           "501 5.5.4 Syntax: BODY=7BIT or BODY=8BITMIME");
     CHECK(cmd(d, "MAIL FROM:<a@b.example> SMTPUTF8=yes") == "501 5.5.4 Syntax: SMTPUTF8");
-    CHECK(cmd(d, "MAIL FROM:<a@b.example> RET=HDRS") == "555 5.5.4 Unsupported parameter RET");
-    CHECK(cmd(d, "MAIL FROM:<a@b.example> ENVID=x") == "555 5.5.4 Unsupported parameter ENVID");
+    CHECK(cmd(d, "MAIL FROM:<a@b.example> RET=NONE") == "501 5.5.4 Syntax: RET=FULL or RET=HDRS");
+    CHECK(cmd(d, "MAIL FROM:<a@b.example> FOO=x") == "555 5.5.4 Unsupported parameter FOO");
     CHECK(cmd(d, "MAIL FROM:<a@b.example> =x") == "501 5.5.4 Syntax error in parameters");
     CHECK(cmd(d, "MAIL FROM:<a@b.example>SIZE=1") == "501 5.5.4 Syntax: MAIL FROM:<address>");
     CHECK(cmd(d, "MAIL FROM:a@b.example") == "501 5.5.4 Syntax: MAIL FROM:<address>");
@@ -168,8 +169,9 @@ TEST_CASE("MAIL address errors use 5.1.7, RCPT 5.1.3; UTF-8 needs SMTPUTF8", "[s
     CHECK(d.senders[0].null_path);
     CHECK(starts_with(cmd(d, "RCPT TO:<>"), "501 5.1.3 "));
     CHECK(starts_with(cmd(d, "RCPT TO:<a@-bad.example>"), "501 5.1.3 "));
-    CHECK(cmd(d, "RCPT TO:<a@b.example> NOTIFY=NEVER") ==
-          "555 5.5.4 Unsupported parameter NOTIFY");
+    CHECK(cmd(d, "RCPT TO:<a@b.example> NOTIFY=SOMETIMES") ==
+          "501 5.5.4 Syntax: NOTIFY=NEVER or NOTIFY=SUCCESS,FAILURE,DELAY (any of)");
+    CHECK(cmd(d, "RCPT TO:<a@b.example> XFOO=1") == "555 5.5.4 Unsupported parameter XFOO");
     CHECK(cmd(d, "RCPT TO:<ü@b.example>") ==
           "553 5.6.7 Non-ASCII address requires SMTPUTF8 (RFC 6531 §3.2)");
     CHECK(cmd(d, "RCPT TO:<Postmaster>") == "250 2.1.5 Recipient ok");

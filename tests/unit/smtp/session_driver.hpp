@@ -21,6 +21,7 @@ struct session_driver {
     std::vector<action> auths;             // authenticate actions
     std::vector<std::string> helos;        // check_helo names
     std::vector<path> senders, recipients; // check_sender / check_recipient paths
+    std::vector<action> rcpt_actions;      // check_recipient actions (NOTIFY/ORCPT)
     bool closed = false;
     bool auto_tls = true;                  // answer start_tls with tls_started()
 
@@ -71,6 +72,7 @@ struct session_driver {
                 break;
             case action_kind::check_recipient:
                 recipients.push_back(a.addr);
+                rcpt_actions.push_back(a);
                 fsm.recipient_result(rcpt_reply);
                 break;
             case action_kind::authenticate:
