@@ -355,7 +355,7 @@ int run_daemon(const options& opts) {
     wait_signal();
 
     notify("READY=1\nSTATUS=accepting mail");
-    // The resolver is only reported for now; outbound delivery (issue 3) will use it.
+    // Which resolver inbound (SPF/DKIM/DMARC) and outbound (MX) lookups use.
     log::info("ready", {{"hostname", settings.hostname},
                         {"resolver", settings.resolver.empty() ? std::string("system")
                                                                : settings.resolver}});

@@ -1,5 +1,5 @@
-// daemon/app/outbound_service.hpp — carterod's outbound side wired together: resolver, SMTP
-// transport, scheduler, queue.db persistence, DKIM signing, source IPs and DSNs.
+// daemon/app/outbound_service.hpp — carterod's outbound side wired together: SMTP transport (over
+// the shared resolver), scheduler, queue.db persistence, DKIM signing, source IPs and DSNs.
 #pragma once
 
 #include "core/config_db.hpp"
