@@ -409,7 +409,7 @@ struct client_fsm::impl {
             fail_unstarted(t, refuse.value_or(remote_reply{}), client_stage::precheck);
             return;
         }
-        tx_.emplace();
+        tx_.emplace(active{}); // clang: a nested struct with NSDMIs is not default-constructible here
         tx_->res = fresh_result(t);
         tx_->decided.assign(t.rcpts.size(), false);
         tx_->t = std::move(t);
