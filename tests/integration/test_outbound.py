@@ -18,7 +18,6 @@ import harness
 from harness import DOMAIN, StateDir, Carterod
 from smtp_sink import SmtpSink
 
-sys.path.insert(0, "/usr/lib/python3/dist-packages")
 import dkim  # noqa: E402  (Debian's python3-dkim)
 
 SENDER = f"app@{DOMAIN}"
