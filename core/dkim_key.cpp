@@ -1,6 +1,8 @@
 // core/dkim_key.cpp — DKIM key generation (OpenSSL 3), TXT record values, atomic 0600 key files.
 #include "core/dkim_key.hpp"
 
+#include "core/atomic_file.hpp"
+
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -115,42 +117,7 @@ void write_private_key(const std::string& path, const std::string& pem) {
     std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
     make_dirs(dir);
 
-    // mkstemp creates the file 0600 and with a unique name, so two writers never share a tmp.
-    std::string tmp = path + ".tmp.XXXXXX";
-    int fd = ::mkstemp(tmp.data());
-    if (fd < 0) sys_fail("create a temporary file", path);
-    auto cleanup = [&](const char* what) {
-        int saved = errno;
-        ::close(fd);
-        ::unlink(tmp.c_str());
-        errno = saved;
-        sys_fail(what, tmp);
-    };
-    if (::fchmod(fd, 0600) != 0) cleanup("fchmod");
-    std::size_t off = 0;
-    while (off < pem.size()) {
-        ssize_t n = ::write(fd, pem.data() + off, pem.size() - off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) cleanup("write");
-        off += static_cast<std::size_t>(n);
-    }
-    if (::fsync(fd) != 0) cleanup("fsync");
-    if (::close(fd) != 0) {
-        ::unlink(tmp.c_str());
-        sys_fail("close", tmp);
-    }
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-        int saved = errno;
-        ::unlink(tmp.c_str());
-        errno = saved;
-        sys_fail("rename", path);
-    }
-    // The rename is durable only once the directory entry is.
-    int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0) sys_fail("open directory", dir);
-    int rc = ::fsync(dfd);
-    ::close(dfd);
-    if (rc != 0) sys_fail("fsync directory", dir);
+    write_file_atomically(path, pem, 0600);
 }
 
 } // namespace cartero::dkim

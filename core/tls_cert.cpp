@@ -1,6 +1,8 @@
 // core/tls_cert.cpp — ECDSA P-256 self-signed certificate generation and atomic PEM writes.
 #include "core/tls_cert.hpp"
 
+#include "core/atomic_file.hpp"
+
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -57,49 +59,9 @@ std::string to_pem(auto&& write) {
     return std::string(data, static_cast<std::size_t>(n));
 }
 
-[[noreturn]] void sys_fail(const std::string& what, const std::string& path) {
-    throw std::runtime_error("cannot write " + path + ": " + what + ": " + std::strerror(errno));
-}
-
-// tmp + write + fsync + rename + fsync(dir): the file appears whole or not at all.
+// The file appears whole or not at all (core/atomic_file).
 void write_atomically(const std::string& path, const std::string& data, mode_t mode) {
-    std::string tmp = path + ".tmp";
-    ::unlink(tmp.c_str());
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
-    if (fd < 0) sys_fail("open", tmp);
-    auto cleanup = [&](const char* what) {
-        int saved = errno;
-        ::close(fd);
-        ::unlink(tmp.c_str());
-        errno = saved;
-        sys_fail(what, tmp);
-    };
-    if (::fchmod(fd, mode) != 0) cleanup("fchmod"); // the umask must not widen or narrow it
-    std::size_t off = 0;
-    while (off < data.size()) {
-        ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) cleanup("write");
-        off += static_cast<std::size_t>(n);
-    }
-    if (::fsync(fd) != 0) cleanup("fsync");
-    if (::close(fd) != 0) {
-        ::unlink(tmp.c_str());
-        sys_fail("close", tmp);
-    }
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-        int saved = errno;
-        ::unlink(tmp.c_str());
-        errno = saved;
-        sys_fail("rename", path);
-    }
-    auto slash = path.rfind('/');
-    std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-    int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0) sys_fail("open directory", dir);
-    int rc = ::fsync(dfd);
-    ::close(dfd);
-    if (rc != 0) sys_fail("fsync directory", dir);
+    write_file_atomically(path, data, mode);
 }
 
 } // namespace
