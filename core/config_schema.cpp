@@ -119,6 +119,9 @@ BEGIN SELECT RAISE(ABORT, 'a forwarder may not forward to its own address'); END
 )sql",
         schema_step_dkim(),    // 2
         schema_step_sending(), // 3
+        schema_step_filtering(), // 4 (core/config_schema_filtering.cpp)
+        schema_step_autoreply(), // 5 (core/config_schema_autoreply.cpp)
+        schema_step_admin(),     // 6 (core/config_schema_admin.cpp)
     };
     return steps;
 }

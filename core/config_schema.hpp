@@ -14,5 +14,10 @@ const std::vector<std::string_view>& schema_migrations();
 std::string_view schema_step_dkim();    // 2: dkim_keys
 std::string_view schema_step_sending(); // 3: ip_pools, ips, sender_routes, transport_routes,
                                         //    pacing_rules
+std::string_view schema_step_filtering(); // 4: spam settings, rules, allow/block lists, DNSBL
+                                          //    zones, greylisting (core/config_schema_filtering.cpp)
+std::string_view schema_step_autoreply(); // 5: autoresponders (core/config_schema_autoreply.cpp)
+std::string_view schema_step_admin();     // 6: panel admins, API tokens, sessions
+                                          //    (core/config_schema_admin.cpp)
 
 } // namespace cartero::config

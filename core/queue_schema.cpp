@@ -112,6 +112,34 @@ CREATE TABLE bounces(
 CREATE INDEX bounces_at ON bounces(at);
 CREATE INDEX bounces_recipient ON bounces(recipient);
 )sql",
+    // 3: inbound filtering and autoreplies — greylisting triplets, the autoresponder's
+    // "already answered this sender" memory (RFC 3834 §2), delay-DSN bookkeeping.
+    R"sql(
+-- One row per (client network, envelope sender, recipient). passed_at > 0 once the triplet
+-- retried after the delay; such triplets (and their client network) pass without delay.
+CREATE TABLE greylist(
+    client_net TEXT NOT NULL,
+    sender     TEXT NOT NULL,
+    recipient  TEXT NOT NULL,
+    first_seen INTEGER NOT NULL,
+    last_seen  INTEGER NOT NULL,
+    passed_at  INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (client_net, sender, recipient)
+) WITHOUT ROWID;
+CREATE INDEX greylist_last_seen ON greylist(last_seen);
+
+-- The last autoreply a mailbox sent to a sender; a new one only after the interval.
+CREATE TABLE autoreply_sent(
+    mailbox TEXT NOT NULL,
+    sender  TEXT NOT NULL,
+    sent_at INTEGER NOT NULL,
+    PRIMARY KEY (mailbox, sender)
+) WITHOUT ROWID;
+
+-- 1 once a "delayed" DSN (RFC 3464 Action: delayed) went out for this recipient.
+ALTER TABLE recipients ADD COLUMN delay_dsn_sent INTEGER NOT NULL DEFAULT 0
+    CHECK (delay_dsn_sent IN (0, 1));
+)sql",
 };
 
 constexpr int step_count = static_cast<int>(sizeof(steps) / sizeof(steps[0]));
