@@ -3,6 +3,7 @@
 
 #include "core/address_norm.hpp"
 #include "core/config_schema.hpp"
+#include "core/filter_store.hpp"
 #include "core/password.hpp"
 
 #include <sqlite3.h>
@@ -528,6 +529,7 @@ snapshot config_db::load_snapshot() {
         stmt s(db_, "SELECT value FROM settings WHERE key = 'postmaster'");
         if (s.step()) snap.postmaster = s.text(0);
     }
+    snap.filters = load_filter_snapshot(db_); // spam filtering (core/filter_store.cpp)
     tx.commit();
     return snap;
 }

@@ -3,11 +3,14 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
 namespace cartero::config {
+
+struct filter_snapshot; // core/filter_snapshot.hpp: spam settings, rules, lists, DNSBL zones
 
 // Keys are normalised: domains as lower-case IDNA A-labels, addresses as
 // lower-case-local-part "@" A-label domain (see core/address_norm.hpp: normalize_address).
@@ -29,6 +32,7 @@ struct snapshot {
     // are normalised addresses, local or remote.
     std::map<std::string, std::vector<std::string>> forwarders;
     std::string postmaster; // settings table key 'postmaster'; "" = hold in the holding mailbox
+    std::shared_ptr<const filter_snapshot> filters; // never null after load_snapshot
 };
 
 } // namespace cartero::config

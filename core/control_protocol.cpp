@@ -40,6 +40,10 @@ const std::vector<op_info>& known_ops() {
         {"destinations", "",
          "outbound destinations (recipient domain x source IP): queued, connections, limits, "
          "paused until, why, and the reply that caused the pause"},
+        {"stats", "",
+         "delivery-log rows by result over the last 24 h and 7 days, hourly and daily"},
+        {"bounces", "class, since, limit (1-1000)",
+         "failed and bounced delivery-log rows with the remote reply, and counts per class"},
     };
     return ops;
 }

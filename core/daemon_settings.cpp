@@ -317,6 +317,11 @@ const row rows[] = {
       "refuse (550 5.7.1 at the end of DATA) mail on port 25 that fails DMARC under p=reject",
       false},
      set_bool<&ds::dmarc_reject>, get_bool<&ds::dmarc_reject>},
+    {{"delay_warning_time", "duration", "4h", 0, 30 * day,
+      "tell the sender (one RFC 3464 \"delayed\" DSN per recipient) when a message is still "
+      "undelivered after this long; 0 = never",
+      false},
+     set_duration<&ds::delay_warning_time>, get_duration<&ds::delay_warning_time>},
     {{"log_level", "debug|info|warning|error", "info", 0, 0, "least severe log level written",
       false},
      set_log_level, get_log_level},

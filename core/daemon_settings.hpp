@@ -88,6 +88,7 @@ struct daemon_settings {
     std::chrono::seconds timeout_tls_handshake{0};
     std::string postmaster; // normalised address, or "" = none
     bool dmarc_reject = true; // DMARC fail under p=reject → 550 5.7.1 (port 25)
+    std::chrono::seconds delay_warning_time{0}; // delay DSN after this long queued; 0 = none
     log::level log_level = log::level::info;
 
     bool operator==(const daemon_settings&) const = default;

@@ -164,8 +164,9 @@ private:
     sqlite3* db_;
 };
 
-// "user@domain" or "domain", normalised.
+// "user@domain", "domain" or ".domain" (every subdomain of domain), normalised.
 std::string norm_sender(std::string_view sender) {
+    if (sender.starts_with('.')) return "." + norm_host(sender.substr(1), "sender subdomain pattern");
     if (sender.find('@') != std::string_view::npos) {
         auto a = names::normalize_address(sender);
         if (!a) fail(kind::invalid, "sender " + quoted(sender) + ": " + a.error);
@@ -174,8 +175,10 @@ std::string norm_sender(std::string_view sender) {
     return norm_host(sender, "sender domain");
 }
 
+// "*", "domain" or ".domain" (every subdomain of domain, Postfix transport_maps style).
 std::string norm_destination(std::string_view dest) {
     if (dest == "*") return "*";
+    if (dest.starts_with('.')) return "." + norm_host(dest.substr(1), "destination subdomain pattern");
     return norm_host(dest, "destination");
 }
 

@@ -41,5 +41,10 @@ void register_dkim_commands(CLI::App& app, cli_context& ctx);      // cmd_dkim.c
 void register_provision_commands(CLI::App& app, cli_context& ctx); // cmd_provision.cpp
 void register_queue_commands(CLI::App& app, cli_context& ctx);     // cmd_queue.cpp
 void register_sending_commands(CLI::App& app, cli_context& ctx);   // cmd_sending.cpp
+void register_autoreply_commands(CLI::App& app, cli_context& ctx); // cmd_autoreply.cpp (+ greylist)
+void register_spam_commands(CLI::App& app, cli_context& ctx);      // cmd_spam.cpp
+void register_admin_commands(CLI::App& app, cli_context& ctx);     // cmd_admin.cpp
+// Adds admin `username` with a random password (init) and returns the password.
+std::string create_initial_admin(config::config_db& db, const std::string& username);
 
 } // namespace cartero::ctl

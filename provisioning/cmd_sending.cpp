@@ -175,11 +175,13 @@ void register_routes(CLI::App& app, cli_context& ctx, const std::shared_ptr<send
 
     auto* sender = route->add_subcommand("sender", "which pool a sender's mail leaves from");
     sender->require_subcommand(1);
-    auto* sadd = command(sender, "add", "route SENDER (user@domain or domain) to POOL", ctx, [o, &ctx] {
+    auto* sadd = command(sender, "add", "route SENDER (user@domain, domain or .domain) to POOL", ctx, [o, &ctx] {
         auto db = ctx.open_config();
         config::add_sender_route(db, o->sender, o->pool);
     });
-    sadd->add_option("SENDER", o->sender, "an address (user@domain) or a domain")->required();
+    sadd->add_option("SENDER", o->sender,
+                     "an address (user@domain), a domain, or .domain (every subdomain of domain)")
+        ->required();
     sadd->add_option("POOL", o->pool, "an existing pool")->required();
     command(sender, "list", "list sender routes: sender, pool", ctx, [&ctx] {
         auto db = ctx.open_config();
@@ -210,7 +212,9 @@ void register_routes(CLI::App& app, cli_context& ctx, const std::shared_ptr<send
             std::string password = o->password_stdin ? read_secret_line("password") : "";
             config::add_transport_route(db, ctx.require_state_dir(), row, password);
         });
-    tadd->add_option("DEST", o->dest, "a recipient domain, or \"*\" for all other mail (relayhost)")
+    tadd->add_option("DEST", o->dest,
+                     "a recipient domain, .domain (every subdomain of domain), or \"*\" for all "
+                     "other mail (relayhost)")
         ->required();
     tadd->add_option("HOST", o->hop, "HOST[:PORT], [IPV6]:PORT (port 25 when omitted)")->required();
     tadd->add_flag("--require-tls", o->require_tls, "never deliver over this hop without STARTTLS");

@@ -65,6 +65,10 @@ void cmd_init(const options& o) {
     auto h = names::normalize_domain(o.hostname);
     if (!h) throw std::runtime_error("--hostname: " + h.error);
     ctl::init_state_dir(dir, h.value);
+    // The panel's first admin; the password is shown once (only its hash is stored).
+    auto db = o.ctx->open_config();
+    const auto pw = ctl::create_initial_admin(db, "admin");
+    std::cout << "panel admin: admin\npanel password: " << pw << '\n';
 }
 
 void cmd_domain_list(const options& o) {
@@ -228,6 +232,9 @@ int main(int argc, char** argv) {
     ctl::register_provision_commands(app, ctx);
     ctl::register_queue_commands(app, ctx);
     ctl::register_sending_commands(app, ctx);
+    ctl::register_autoreply_commands(app, ctx);
+    ctl::register_spam_commands(app, ctx);
+    ctl::register_admin_commands(app, ctx);
 
     try {
         app.parse(argc, argv);

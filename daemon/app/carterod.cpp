@@ -3,11 +3,13 @@
 #include "daemon/app/carterod.hpp"
 
 #include "core/config_db.hpp"
+#include "core/greylist_settings.hpp"
 #include "core/log.hpp"
 #include "daemon/app/outbound_service.hpp"
 #include "daemon/app/verp_key.hpp"
 #include "daemon/control/control_server.hpp"
 #include "daemon/inbound/server.hpp"
+#include "daemon/local/autoresponder.hpp"
 #include "daemon/local/delivery_agent.hpp"
 #include "daemon/local/maildir_quota.hpp"
 #include "daemon/queue/queue_admin.hpp"
@@ -141,9 +143,18 @@ int run_daemon(const options& opts) {
     resolver_settings.forward_to = settings.resolver;
     auto resolver = dns::make_resolver(resolver_settings);
 
+    // Greylisting (RFC 6647) at RCPT: triplets in memory, saved to queue.db by its writer.
+    policy::greylist greylist([] { return static_cast<std::int64_t>(std::time(nullptr)); },
+                              policy::queue_persister(*store));
+    greylist.load(policy::load_greylist_rows(*store));
+    greylist.set_config(std::make_shared<const config::greylist_config>(
+        config::load_greylist_config(cfg_db)));
+    greylist.expire();
+
     net::io_context io(1);
     net::thread_pool blocking(1);
     inbound::shared_state st;
+    st.greylist = &greylist;
     st.settings = make_inbound_settings(settings);
     apply_limits(st, *st.settings);
     st.config = snapshot;
@@ -160,8 +171,9 @@ int run_daemon(const options& opts) {
     st.blocking_pool = &blocking;
     st.dns = resolver.get();
 
-    // Outbound: what carterod writes itself (DSNs) is routed like mail from a trusted client.
-    app::outbound_service outbound(io, *store, settings, *resolver, [&st](const std::string& address) {
+    // Outbound: what carterod writes itself (DSNs, autoreplies) is routed like mail from a
+    // trusted client.
+    auto route = [&st](const std::string& address) {
         std::vector<queue::recipient> out;
         auto at = address.rfind('@');
         if (at == std::string::npos) return out;
@@ -175,9 +187,13 @@ int run_daemon(const options& opts) {
         auto res = st.resolver->resolve(*st.config, facts, p, std::nullopt);
         if (res.answer.positive()) out = std::move(res.targets);
         return out;
-    });
+    };
+    app::outbound_service outbound(io, *store, settings, *resolver, route);
     outbound.set_verp_key(verp_key);
     outbound.start(cfg_db);
+    // RFC 3834 autoresponders: replies go through the queue like DSNs (DKIM-signed outbound).
+    auto responder = local::autoresponder::start(
+        *store, {state_dir / "config.db", settings.hostname, route});
 
     inbound::server srv(io, st);
     auto specs = activated_listeners();
@@ -254,6 +270,7 @@ int run_daemon(const options& opts) {
     net::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
 
     // config.db changes made by carteroctl or the panel: noticed within a second.
+    std::uint64_t config_ticks = 0;
     std::function<void()> watch_config = [&] {
         config_timer.expires_after(std::chrono::seconds(1));
         config_timer.async_wait([&](boost::system::error_code ec) {
@@ -262,6 +279,8 @@ int run_daemon(const options& opts) {
                 if (cfg_db.data_version() != st.config->data_version) {
                     st.config = std::make_shared<const config::snapshot>(cfg_db.load_snapshot());
                     outbound.reload(cfg_db);
+                    greylist.set_config(std::make_shared<const config::greylist_config>(
+                        config::load_greylist_config(cfg_db)));
                     log::info("config_reloaded",
                               {{"domains", std::to_string(st.config->domains.size())},
                                {"mailboxes", std::to_string(st.config->mailboxes.size())}});
@@ -269,6 +288,7 @@ int run_daemon(const options& opts) {
             } catch (const std::exception& e) {
                 log::error("config_reload_failed", {{"error", e.what()}});
             }
+            if (++config_ticks % 3600 == 0) greylist.expire(); // hourly
             watch_config();
         });
     };
@@ -364,6 +384,7 @@ int run_daemon(const options& opts) {
 
     // Every session has ended and every commit it waited for has completed.
     blocking.join();
+    responder->stop();
     agent->stop();
     store->stop();
     log::info("stopped", {{"messages_accepted", std::to_string(st.messages_accepted.load())}});

@@ -25,7 +25,8 @@ outbound_service::outbound_service(net::io_context& io, queue::store& store,
                                    const config::daemon_settings& settings,
                                    dns::resolver& resolver, route_fn route)
     : io_(io), store_(store), hostname_(settings.hostname), route_(std::move(route)),
-      resolver_(resolver), client_tls_(net::ssl::context::tls_client), ostore_(store), relayhost_flag_(settings.relayhost) {
+      resolver_(resolver), client_tls_(net::ssl::context::tls_client), ostore_(store), relayhost_flag_(settings.relayhost),
+      delay_warning_(settings.delay_warning_time) {
     // Opportunistic STARTTLS (RFC 3207 as MTAs use it): encrypt when offered, do not verify
     // the certificate (MTA-STS/DANE will add verification per destination). TLS ≥ 1.2.
     client_tls_.set_verify_mode(net::ssl::verify_none);
@@ -40,8 +41,8 @@ std::string outbound_service::pick_source_ip(const outbound_message& m) const {
     if (source_ips_.empty()) return {};
     // Spread messages over the pool's addresses, stable per message (retries keep their IP).
     const std::size_t stable = std::hash<std::string>{}(m.id);
-    // Sender routes (DESIGN.md flow 3): the envelope sender's address, then its domain, then
-    // the submitting account's address and domain; then the pool "default"; else every
+    // Sender routes (DESIGN.md flow 3): the envelope sender's address, then its domain (and
+    // ".parent" subdomain routes), then the submitting account's address and domain; then the pool "default"; else every
     // outbound IP. A route to a pool without outbound IPs is passed over.
     std::vector<std::string> keys;
     for (const std::string* who : {&m.mail_from, &m.auth_user}) {
@@ -51,7 +52,12 @@ std::string outbound_service::pick_source_ip(const outbound_message& m) const {
         auto at = a.rfind('@');
         if (at != std::string::npos) {
             keys.push_back(a);
-            keys.push_back(a.substr(at + 1));
+            const std::string domain = a.substr(at + 1);
+            keys.push_back(domain);
+            // Subdomain routes: ".example.com" for every subdomain of example.com, the
+            // nearest parent first.
+            for (auto dot = domain.find('.'); dot != std::string::npos; dot = domain.find('.', dot + 1))
+                keys.push_back(domain.substr(dot));
         } else {
             keys.push_back(a); // an account name that is not an address
         }
@@ -197,12 +203,17 @@ void outbound_service::start(config::config_db& cfg) {
     hooks.bounce = [this](const outbound_message& m, const std::vector<recipient_outcome>& failed) {
         send_dsn(m, failed);
     };
+    hooks.delayed = [this](const outbound_message& m, const std::vector<recipient_outcome>& d) {
+        send_delay_dsn(m, d);
+    };
     hooks.load_body = [this](const std::string& id) { return ostore_.load_body(id); };
     hooks.prepare = [this](const outbound_message& m) {
         return signing_.sign(m.body, static_cast<std::int64_t>(std::time(nullptr)));
     };
+    retry_settings retry;
+    retry.delay_warning = delay_warning_;
     sched_ = std::make_unique<outbound::scheduler>(io_.get_executor(), fwd, pacing_,
-                                                   retry_schedule(), std::move(hooks));
+                                                   retry_schedule(retry), std::move(hooks));
 
     for (auto& m : ostore_.load_pending()) sched_->add(std::move(m));
     store_.add_committed_listener([this](std::shared_ptr<const queue::message> msg,
@@ -223,19 +234,44 @@ void outbound_service::start(config::config_db& cfg) {
             case queue::admin_action::deleted: sched_->remove(e.queue_id); break;
             case queue::admin_action::bounced:
                 sched_->remove(e.queue_id);
-                report_admin_bounce(e.queue_id);
+                report_unreported_failures(e.queue_id);
                 break;
             }
         });
     });
+    // Failures recorded by a process that died before their DSN was queued: report them now
+    // (else the sender never hears of them and the message stays in queue.db for ever).
+    for (const auto& id : ostore_.unreported_failure_ids()) report_unreported_failures(id);
     log::info("outbound_started", {{"pending", std::to_string(sched_->pending_recipients())},
                                    {"dkim_keys", std::to_string(signing_.keys())},
                                    {"source_ips", std::to_string(source_ips_.size())}});
 }
 
-// queue.bounce: the recipients are 'failed' with "550 5.0.0 Bounced by the administrator";
-// the sender gets the same DSN as for any permanent failure (none for the null sender).
-void outbound_service::report_admin_bounce(const std::string& queue_id) {
+namespace {
+// "550 5.1.1 text" (reply::summary(), as queue.db keeps it) back into a reply.
+reply parse_stored_reply(const std::string& s) {
+    int code = 0;
+    std::size_t i = 0;
+    while (i < 3 && i < s.size() && s[i] >= '0' && s[i] <= '9') code = code * 10 + (s[i++] - '0');
+    if (i != 3 || code < 400) return reply(550, "5.0.0", s.empty() ? "Delivery failed" : s);
+    std::string rest = s.size() > 4 ? s.substr(4) : std::string();
+    std::string enhanced;
+    auto sp = rest.find(' ');
+    std::string first = rest.substr(0, sp);
+    if (first.size() >= 5 && (first[0] == '4' || first[0] == '5') && first[1] == '.' &&
+        first.find_first_not_of("0123456789.") == std::string::npos) {
+        enhanced = first;
+        rest = sp == std::string::npos ? std::string() : rest.substr(sp + 1);
+    }
+    return reply(code, enhanced.empty() ? (code >= 500 ? "5.0.0" : "4.0.0") : enhanced, rest);
+}
+} // namespace
+
+// Failed recipients whose DSN is not queued yet: an admin bounce (queue.bounce: 'failed' with
+// "550 5.0.0 Bounced by the administrator"), or failures a killed carterod had recorded but
+// not reported. The sender gets the same DSN as for any permanent failure (none for the null
+// sender), with the reply stored in queue.db.
+void outbound_service::report_unreported_failures(const std::string& queue_id) {
     try {
         std::vector<std::string> replies;
         auto m = ostore_.load_unreported_failures(queue_id, replies);
@@ -248,7 +284,8 @@ void outbound_service::report_admin_bounce(const std::string& queue_id) {
             o.attempt.row_id = m->rcpts[i].row_id;
             o.attempt.message_id = queue_id;
             o.attempt.recipient = m->rcpts[i].address;
-            o.attempt.answer = reply(550, "5.0.0", "Bounced by the administrator");
+            o.attempt.answer = parse_stored_reply(i < replies.size() ? replies[i] : std::string());
+            o.expired = o.attempt.answer.temporary(); // failed on a 4xx: the lifetime ran out
             failed.push_back(o);
             rows.push_back(o.attempt.row_id);
         }
@@ -312,10 +349,57 @@ void outbound_service::send_dsn(const outbound_message& m,
         ostore_.dsn_sent(m.id, rows);
         return;
     }
+    const std::string id = m.id;
+    queue_dsn(m, req, [this, id, rows] { ostore_.dsn_sent(id, rows); });
+}
+
+// RFC 3464 "delayed": the recipients are still queued and will be tried until the lifetime
+// ends (Will-Retry-Until). Headers only (RFC 3461 §4.3 RET is about failures; the message is
+// not lost, so the sender needs no copy).
+void outbound_service::send_delay_dsn(const outbound_message& m,
+                                      const std::vector<recipient_outcome>& delayed) {
+    bounce::dsn_request req;
+    req.reporting_mta = hostname_;
+    req.envelope_sender = m.mail_from;
+    req.envid = m.envid;
+    req.queue_id = m.id;
+    req.arrival_date = std::chrono::system_clock::from_time_t(static_cast<std::time_t>(m.received_at));
+    req.now = std::chrono::system_clock::now();
+    req.dsn_ret = "HDRS";
+    if (m.body) req.original = *m.body;
+    const auto until = req.arrival_date + retry_schedule().settings().lifetime;
+    std::vector<std::int64_t> rows;
+    for (const auto& d : delayed) {
+        rows.push_back(d.attempt.row_id);
+        bounce::dsn_recipient r;
+        r.final_recipient = d.attempt.recipient;
+        for (const auto& rc : m.rcpts)
+            if (rc.row_id == d.attempt.row_id) r.original_recipient = rc.orcpt;
+        r.action = bounce::dsn_action::delayed;
+        r.reply_code = d.attempt.answer.code;
+        r.status = d.attempt.answer.enhanced;
+        r.remote_mta = d.attempt.dest_host;
+        r.diagnostic = d.attempt.answer.summary();
+        r.last_attempt = req.now;
+        r.will_retry_until = until;
+        req.recipients.push_back(std::move(r));
+    }
+    std::string body_holder;
+    if (!m.body) { // not in memory: the headers from queue.db
+        if (auto b = ostore_.load_body(m.id)) body_holder = *b;
+        req.original = body_holder;
+    }
+    log::info("delay_dsn", {{"queue_id", m.id}, {"to", m.mail_from},
+                            {"recipients", std::to_string(rows.size())}});
+    queue_dsn(m, req, [this, rows] { ostore_.delay_dsn_sent(rows); });
+}
+
+void outbound_service::queue_dsn(const outbound_message& m, const bounce::dsn_request& req,
+                                 std::function<void()> settle) {
     auto built = bounce::build_dsn(req);
     if (!built.ok) {
         log::error("dsn_failed", {{"queue_id", m.id}, {"error", built.error}});
-        ostore_.dsn_sent(m.id, rows);
+        settle();
         return;
     }
     queue::message dsn;
@@ -328,18 +412,18 @@ void outbound_service::send_dsn(const outbound_message& m,
     dsn.rcpts = route_ ? route_(m.mail_from) : std::vector<queue::recipient>{};
     if (dsn.rcpts.empty()) {
         log::warn("dsn_undeliverable", {{"queue_id", m.id}, {"sender", m.mail_from}});
-        ostore_.dsn_sent(m.id, rows);
+        settle();
         return;
     }
     const std::string orig = m.id, dsn_id = dsn.id;
     log::info("dsn_queued", {{"queue_id", orig}, {"dsn_queue_id", dsn_id}, {"to", m.mail_from},
-                             {"recipients", std::to_string(rows.size())}});
-    store_.enqueue(std::move(dsn), [this, orig, rows](std::optional<std::string> err) {
+                             {"recipients", std::to_string(req.recipients.size())}});
+    store_.enqueue(std::move(dsn), [orig, settle](std::optional<std::string> err) {
         if (err) {
             log::error("dsn_enqueue_failed", {{"queue_id", orig}, {"error", *err}});
-            return; // dsn_sent stays 0: the message stays in the queue for a later attempt
+            return; // not settled: dsn_sent stays 0, the message stays for a later attempt
         }
-        ostore_.dsn_sent(orig, rows);
+        settle();
     });
 }
 

@@ -5,6 +5,7 @@
 #include "core/config_db.hpp"
 #include "core/daemon_settings.hpp"
 #include "core/dns/resolver.hpp"
+#include "daemon/bounce/dsn_builder.hpp"
 #include "daemon/outbound/dkim_signing.hpp"
 #include "daemon/outbound/outbound_store.hpp"
 #include "daemon/outbound/scheduler.hpp"
@@ -59,9 +60,15 @@ private:
     std::string pick_source_ip(const outbound::outbound_message& m) const;
     std::string return_path(const outbound::outbound_message& m,
                             const outbound::outbound_recipient& r) const;
-    void report_admin_bounce(const std::string& queue_id);
+    void report_unreported_failures(const std::string& queue_id);
     void send_dsn(const outbound::outbound_message& m,
                   const std::vector<outbound::recipient_outcome>& failed);
+    void send_delay_dsn(const outbound::outbound_message& m,
+                        const std::vector<outbound::recipient_outcome>& delayed);
+    // Builds and queues a DSN (null sender) to m's sender; `settle` runs once it is queued,
+    // or when it never can be (build error, no route to the sender).
+    void queue_dsn(const outbound::outbound_message& m, const bounce::dsn_request& req,
+                   std::function<void()> settle);
 
     boost::asio::io_context& io_;
     queue::store& store_;
@@ -82,6 +89,7 @@ private:
     std::uint64_t admin_token_ = 0;
     std::string verp_key_;
     std::set<std::string> local_domains_; // VERP return paths only on these (A-labels)
+    std::chrono::seconds delay_warning_;  // carterod.conf delay_warning_time (0 = none)
 };
 
 } // namespace cartero::app

@@ -94,6 +94,8 @@ const handlers::entry handlers::table_[] = {
     {"suppression.add", &handlers::suppression_add},
     {"suppression.remove", &handlers::suppression_remove},
     {"destinations", &handlers::destinations},
+    {"stats", &handlers::stats},
+    {"bounces", &handlers::bounces},
 };
 
 handlers::handlers(queue::queue_admin& admin, daemon_status status)
@@ -266,6 +268,47 @@ json handlers::suppression_remove(args_reader& a) {
 json handlers::destinations(args_reader& a) {
     a.finish();
     return json{{"destinations", status_.destinations ? status_.destinations() : json::array()}};
+}
+
+json handlers::stats(args_reader& a) {
+    a.finish();
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    const auto st = admin_.stats(now);
+    auto counts = [](const queue::result_counts& c) {
+        return json{{"delivered", c.delivered},
+                    {"deferred", c.deferred},
+                    {"failed", c.failed},
+                    {"bounced", c.bounced}};
+    };
+    auto series = [&](const auto& buckets) {
+        json out = json::array();
+        for (const auto& [at, c] : buckets) {
+            json j = counts(c);
+            j["at"] = at;
+            out.push_back(std::move(j));
+        }
+        return out;
+    };
+    return json{{"now", now},
+                {"windows", json{{"24h", counts(st.last_24h)}, {"7d", counts(st.last_7d)}}},
+                {"hourly", series(st.hourly)},
+                {"daily", series(st.daily)}};
+}
+
+json handlers::bounces(args_reader& a) {
+    queue::bounce_query q;
+    q.bounce_class = a.string("class", 64).value_or("");
+    q.since = a.integer("since", 0, INT64_C(1) << 40).value_or(0);
+    q.limit = static_cast<int>(a.integer("limit", 1, queue::queue_admin::max_limit).value_or(100));
+    a.finish();
+    const auto r = admin_.bounces(q);
+    json rows = json::array();
+    for (const auto& l : r.rows) rows.push_back(log_json(l));
+    json classes = json::object();
+    for (const auto& [k, n] : r.classes) classes[k] = n;
+    return json{{"rows", std::move(rows)}, {"classes", std::move(classes)}};
 }
 
 } // namespace cartero::control

@@ -55,6 +55,8 @@ private:
     nlohmann::json suppression_add(args_reader& a);
     nlohmann::json suppression_remove(args_reader& a);
     nlohmann::json destinations(args_reader& a);
+    nlohmann::json stats(args_reader& a);
+    nlohmann::json bounces(args_reader& a);
 
     queue::queue_admin& admin_;
     daemon_status status_;

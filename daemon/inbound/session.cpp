@@ -10,6 +10,7 @@
 #include "daemon/inbound/bounce_intake.hpp"
 #include "daemon/mime/received_header.hpp"
 #include "daemon/policy/sender_policy.hpp"
+#include "daemon/policy/spam_filter.hpp"
 #include "daemon/smtp/server_fsm.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -132,6 +133,14 @@ net::awaitable<mailauth::message_auth_result> auth_on_pool(dns::resolver* r,
                                                            const std::string* message,
                                                            mailauth::message_auth_request rq) {
     co_return mailauth::authenticate_message(*r, *message, rq);
+}
+
+// Spam scoring for one message (DNS probes, rules over the text): blocking, so on the pool.
+net::awaitable<policy::spam_decision> spam_on_pool(std::shared_ptr<const config::snapshot> cfg,
+                                                   dns::resolver* r, const std::string* message,
+                                                   policy::spam_request rq,
+                                                   std::vector<queue::recipient> targets) {
+    co_return policy::run_spam_filter(*cfg, r, *message, rq, targets);
 }
 
 net::awaitable<bool> verify_on_pool(std::string password, std::string hash) {
@@ -276,6 +285,7 @@ net::awaitable<void> session::run() {
     std::vector<bounce::verp_ref> verp_refs; // RCPTs to VERP return paths (flow 4)
     std::string verp_rcpt;                   // the first of them, as written
     std::optional<std::uint64_t> declared_size;
+    std::string mail_from; // the transaction's sender, for the greylisting triplet
     std::string queue_id;
     std::size_t messages = 0;
     const char* end_reason = "quit";
@@ -331,6 +341,7 @@ net::awaitable<void> session::run() {
             declared_size.reset(); // SIZE= from MAIL (RFC 1870), for the quota check at RCPT
             for (const auto& p : a.params)
                 if (p.keyword == "SIZE") declared_size = std::strtoull(p.value.c_str(), nullptr, 10);
+            mail_from = a.addr.null_path ? std::string() : a.addr.address();
             auto r = policy::check_sender(*st_.config, facts_, a.addr);
             log::info("mail_from", {{"session", id_}, {"queue_id", queue_id},
                                     {"from", a.addr.address()},
@@ -352,6 +363,14 @@ net::awaitable<void> session::run() {
                         break;
                     }
             }
+            // Greylisting (RFC 6647): port 25 strangers only, after the recipient is known.
+            if (res.answer.positive() && st_.greylist && !facts_.may_relay() &&
+                facts_.kind == policy::listener_kind::smtp)
+                if (auto g = st_.greylist->check(facts_.client_ip, mail_from, a.addr.address())) {
+                    res.answer = std::move(*g);
+                    res.targets.clear();
+                    res.verp.reset();
+                }
             log::info("rcpt_to", {{"session", id_}, {"queue_id", queue_id},
                                   {"to", a.addr.address()},
                                   {"result", res.answer.summary()}});
@@ -450,6 +469,7 @@ net::awaitable<void> session::run() {
             // SPF, DKIM and DMARC on the blocking pool; the verdict goes right under our Received
             // as Authentication-Results, after forged ones (our authserv-id) are removed.
             std::string original;
+            std::optional<policy::spam_decision> spam; // set when the message was scored
             const bool check_auth = facts_.kind == policy::listener_kind::smtp &&
                                     !facts_.trusted_network && !facts_.auth_user && st_.dns;
             if (check_auth) {
@@ -477,16 +497,33 @@ net::awaitable<void> session::run() {
                                                       res.dmarc.applied))},
                                        {"from_domain", res.dmarc.from_domain},
                                        {"forged_removed", std::to_string(forged)}});
-                if (res.dmarc.status == mailauth::dmarc_status::fail &&
-                    res.dmarc.applied == mailauth::dmarc_policy::reject &&
-                    settings->dmarc_reject) {
-                    auto r = reply(550, "5.7.1",
-                                   "Message rejected: the DMARC policy of " +
-                                       res.dmarc.record_domain +
-                                       " rejects mail that fails SPF and DKIM alignment");
+                // Spam (daemon/policy/spam_filter.hpp): incoming X-Spam-* removed, then the
+                // score and, per recipient domain, tag / Junk / 550 — DMARC p=reject and
+                // p=quarantine are actions there, configurable per domain.
+                std::size_t spam_forged = 0;
+                original = policy::strip_spam_fields(original, &spam_forged);
+                policy::spam_request sr;
+                sr.client_ip = facts_.client_ip;
+                sr.helo = env.helo;
+                sr.mail_from = m.mail_from;
+                sr.hostname = settings->hostname;
+                sr.auth = {res.spf_word(), res.dkim_word(),
+                           std::string(mailauth::to_string(res.dmarc.status)),
+                           std::string(mailauth::to_string(res.dmarc.applied)),
+                           res.dmarc.record_domain};
+                sr.dmarc_reject_allowed = settings->dmarc_reject;
+                spam = co_await net::co_spawn(
+                    *st_.blocking_pool,
+                    spam_on_pool(st_.config, st_.dns, &original, std::move(sr), targets),
+                    use_awaitable);
+                log::info("spam", {{"session", id_}, {"queue_id", m.id},
+                                   {"score", std::to_string(spam->score)},
+                                   {"action", spam->action}, {"items", spam->items},
+                                   {"forged_removed", std::to_string(spam_forged)}});
+                if (spam->rejection) {
                     log::info("rejected", {{"session", id_}, {"queue_id", m.id},
-                                           {"reason", r.summary()}});
-                    fsm.deliver_result(r);
+                                           {"reason", spam->rejection->summary()}});
+                    fsm.deliver_result(*spam->rejection);
                     targets.clear();
                     break;
                 }
@@ -499,6 +536,7 @@ net::awaitable<void> session::run() {
             } else {
                 original = *a.message;
             }
+            const std::size_t header_size = header.size();
             m.body.reserve(header.size() + original.size());
             m.body = std::move(header);
             m.body += original;
@@ -536,7 +574,26 @@ net::awaitable<void> session::run() {
             const std::string id = m.id;
             const std::size_t size = m.body.size(), nrcpt = m.rcpts.size();
             const std::string from = m.mail_from;
-            auto err = co_await async_enqueue(*st_.store, std::move(m), use_awaitable);
+            // Scored: one queue message per group of recipients with the same X-Spam-* fields
+            // (under our trace fields); Junk recipients carry the .Junk maildir.
+            std::vector<queue::message> parts;
+            if (spam && !spam->groups.empty()) {
+                const std::size_t at = header_size;
+                for (std::size_t g = 0; g < spam->groups.size(); ++g) {
+                    queue::message p = m; // envelope fields; body and recipients below
+                    if (g > 0) p.id = queue::new_queue_id();
+                    p.body = m.body.substr(0, at) + spam->groups[g].fields + m.body.substr(at);
+                    p.rcpts = std::move(spam->groups[g].rcpts);
+                    parts.push_back(std::move(p));
+                }
+            } else {
+                parts.push_back(std::move(m));
+            }
+            std::optional<std::string> err;
+            for (auto& p : parts) {
+                err = co_await async_enqueue(*st_.store, std::move(p), use_awaitable);
+                if (err) break;
+            }
             if (err) {
                 log::error("queue_failed", {{"session", id_}, {"queue_id", id}, {"error", *err}});
                 fsm.deliver_result(reply(451, "4.3.0", "Local error in processing, try again"));

@@ -7,6 +7,7 @@
 #include "daemon/inbound/inbound_settings.hpp"
 #include "daemon/policy/auth_throttle.hpp"
 #include "daemon/policy/connection_limiter.hpp"
+#include "daemon/policy/greylist.hpp"
 #include "daemon/policy/recipient_resolver.hpp"
 #include "daemon/queue/queue_store.hpp"
 
@@ -36,6 +37,7 @@ struct shared_state {
     boost::asio::ssl::context* stream_tls = nullptr; // never null: streams need a context
     boost::asio::thread_pool* blocking_pool = nullptr; // password hashing and the like
     dns::resolver* dns = nullptr; // SPF, DKIM and DMARC lookups (null: not checked)
+    policy::greylist* greylist = nullptr; // RCPT on port 25 from strangers (null: off)
     std::atomic<std::uint64_t> sessions_started{0};
     std::atomic<std::uint64_t> messages_accepted{0};
 };

@@ -148,7 +148,10 @@ private:
 
     // One Maildir, one worker: no two threads write the same maildirsize or race on one name.
     void dispatch(job j) {
-        auto& w = *workers_[std::hash<std::string>{}(j.msg->rcpts[j.rcpt].maildir) % workers_.size()];
+        // By the mailbox root: its Junk folder shares the root's maildirsize.
+        auto& w = *workers_[std::hash<std::string>{}(
+                                maildir_root(j.msg->rcpts[j.rcpt].maildir).string()) %
+                            workers_.size()];
         {
             std::lock_guard lk(w.mu);
             w.ready.push_back(std::move(j));

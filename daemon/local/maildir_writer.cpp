@@ -79,6 +79,15 @@ void write_all(int fd, const std::string& head, std::string_view body, const fs:
 
 } // namespace
 
+bool is_maildir_folder(const fs::path& maildir) {
+    const std::string last = maildir.filename().string();
+    return last.size() > 1 && last[0] == '.' && last != ".." && maildir.has_parent_path();
+}
+
+fs::path maildir_root(const fs::path& maildir) {
+    return is_maildir_folder(maildir) ? maildir.parent_path() : maildir;
+}
+
 maildir_writer::maildir_writer(std::string hostname) : hostname_(std::move(hostname)) {
     if (hostname_.empty()) {
         char buf[256] = {};
@@ -104,8 +113,20 @@ std::string maildir_writer::file_name(std::int64_t received_at, std::string_view
 void maildir_writer::ensure_dirs(const fs::path& maildir) {
     if (ready_.count(maildir)) return;
     std::vector<fs::path> created;
+    const bool folder = is_maildir_folder(maildir);
+    if (folder) // the mailbox itself first, so Dovecot sees INBOX beside the folder
+        for (const char* sub : {"tmp", "new", "cur"}) make_dir(maildir.parent_path() / sub, created);
     make_dir(maildir, created);
     for (const char* sub : {"tmp", "new", "cur"}) make_dir(maildir / sub, created);
+    if (folder) { // Maildir++: an empty "maildirfolder" file marks a subfolder (Dovecot, Courier)
+        const fs::path marker = maildir / "maildirfolder";
+        int fd = ::open(marker.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0) throw_errno("open", marker);
+        const int rc = ::fsync(fd);
+        ::close(fd);
+        if (rc != 0) throw_errno("fsync", marker);
+        created.push_back(marker);
+    }
     // Each new directory's name lives in its parent: fsync the parents, deepest last is fine
     // since each fsync is independent.
     std::set<fs::path> parents;
@@ -161,9 +182,9 @@ delivery_outcome maildir_writer::deliver(const delivery_request& r) {
             return out;
         }
         if (r.quota_bytes != 0) {
-            maildir_usage u = quota_usage(r.maildir, r.quota_bytes, true);
+            maildir_usage u = quota_usage(maildir_root(r.maildir), r.quota_bytes, true);
             // Messages staged in this batch are not in maildirsize yet: count them too.
-            const auto staged = staged_bytes_.find(r.maildir);
+            const auto staged = staged_bytes_.find(maildir_root(r.maildir));
             const std::uint64_t pending = staged == staged_bytes_.end() ? 0 : staged->second;
             if (u.bytes + pending + out.size > r.quota_bytes) {
                 out.status = delivery_status::over_quota;
@@ -180,7 +201,7 @@ delivery_outcome maildir_writer::deliver(const delivery_request& r) {
         // Not yet durable, not yet visible: flush() syncs the whole batch's data with one
         // syncfs(2) and only then renames into new/ (group commit for Maildir files).
         staged_.push_back({tmp, r.maildir / "new" / name, r.maildir, out.size});
-        staged_bytes_[r.maildir] += out.size;
+        staged_bytes_[maildir_root(r.maildir)] += out.size;
         out.status = delivery_status::delivered;
         out.file_name = name;
         out.reply = reply(250, "2.0.0", "Delivered");
@@ -234,7 +255,7 @@ std::vector<fs::path> maildir_writer::flush() {
         dirty_.insert(st.maildir / "new");
         // After the rename: a crash before this line leaves maildirsize one message short,
         // which the next recalculation corrects (never an over-count that refuses mail).
-        maildirsize_append(st.maildir, static_cast<std::int64_t>(st.size), 1);
+        maildirsize_append(maildir_root(st.maildir), static_cast<std::int64_t>(st.size), 1);
     }
     staged_.clear();
     staged_bytes_.clear();

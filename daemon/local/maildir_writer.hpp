@@ -53,6 +53,13 @@ struct delivery_outcome {
 // flush() fsyncs each one once, so a batch of deliveries shares the directory syncs.
 // Nothing is durable — nothing may be marked delivered — before flush() has returned it as ok.
 // Not thread-safe: one writer per thread (the agent gives each Maildir to one thread).
+// Maildir++ folders (".Junk", daemon/policy/spam_verdict.hpp) are "<mailbox>/.<name>": a
+// path whose last component starts with '.' (local parts never do: the dot-string grammar of
+// RFC 5321 §4.1.2 forbids it) is a folder, and its mailbox root keeps the one maildirsize
+// (quota counts every folder) and decides which worker writes it. Other paths are roots.
+std::filesystem::path maildir_root(const std::filesystem::path& maildir);
+bool is_maildir_folder(const std::filesystem::path& maildir);
+
 class maildir_writer {
 public:
     explicit maildir_writer(std::string hostname);

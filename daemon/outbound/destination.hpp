@@ -53,6 +53,16 @@ public:
     // A successful delivery ends the pause streak.
     void delivered_ok() { pause_.level = 0; }
 
+    // The MX host the transport chose for the domain ("" = a route, the relayhost, or no
+    // answer): `mx:` pacing rules match it. Until the first job has told (mx_known), the
+    // destination runs one connection only, so limits of an `mx:` rule apply from the start.
+    const std::string& mx_host() const { return mx_host_; }
+    bool mx_known() const { return mx_known_; }
+    void set_mx_host(std::string host) {
+        mx_host_ = std::move(host);
+        mx_known_ = true;
+    }
+
 private:
     std::string domain_, source_ip_;
     pacing_limits limits_;
@@ -60,6 +70,8 @@ private:
     double tokens_ = -1; // -1 = not started (full bucket)
     double last_refill_ = 0;
     pause_state pause_;
+    std::string mx_host_;
+    bool mx_known_ = false;
 };
 
 } // namespace cartero::outbound

@@ -59,10 +59,12 @@ void exec(sqlite3* db, const char* sql) {
 std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
 // Settled = delivered, or failed with its DSN queued (or needing none).
+constexpr const char* drop_finished_sql =
+    "DELETE FROM messages WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM recipients "
+    "WHERE message_id = ?1 AND NOT (state = 'delivered' OR (state = 'failed' AND dsn_sent = 1)))";
+
 void drop_finished(sqlite3* db, const std::string& id) {
-    stmt del(db, "DELETE FROM messages WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM recipients "
-                 "WHERE message_id = ?1 AND NOT (state = 'delivered' OR "
-                 "(state = 'failed' AND dsn_sent = 1)))");
+    stmt del(db, drop_finished_sql);
     del.text(1, id).run();
 }
 
@@ -86,8 +88,8 @@ T on_writer(queue::store& store, F&& fn) {
 std::vector<std::shared_ptr<outbound_message>> outbound_store::load_pending() {
     return on_writer<std::vector<std::shared_ptr<outbound_message>>>(store_, [](sqlite3* db) {
         stmt q(db, "SELECT m.id, m.mail_from, m.received_at, m.size, m.auth_user, m.envid, m.dsn_ret, "
-                   "r.id, r.deliver_to, r.rcpt_to, r.attempts, r.next_attempt_at, r.notify, r.orcpt "
-                   "FROM recipients r JOIN messages m ON m.id = r.message_id "
+                   "r.id, r.deliver_to, r.rcpt_to, r.attempts, r.next_attempt_at, r.notify, r.orcpt, "
+                   "r.delay_dsn_sent FROM recipients r JOIN messages m ON m.id = r.message_id "
                    "WHERE r.kind = 'remote' AND m.held = 0 AND (r.state = 'queued' OR "
                    "(r.state = 'deferred' AND r.next_attempt_at > 0)) ORDER BY m.id, r.id");
         std::vector<std::shared_ptr<outbound_message>> out;
@@ -112,6 +114,7 @@ std::vector<std::shared_ptr<outbound_message>> outbound_store::load_pending() {
             r.next_attempt_at = q.col_int(11);
             r.notify = q.col_text(12);
             r.orcpt = q.col_text(13);
+            r.delay_dsn_sent = q.col_int(14) != 0;
             out.back()->rcpts.push_back(std::move(r));
         }
         return out;
@@ -157,6 +160,16 @@ outbound_store::load_unreported_failures(const std::string& queue_id, std::vecto
     return r.first;
 }
 
+std::vector<std::string> outbound_store::unreported_failure_ids() {
+    return on_writer<std::vector<std::string>>(store_, [](sqlite3* db) {
+        stmt q(db, "SELECT DISTINCT r.message_id FROM recipients r "
+                   "WHERE r.state = 'failed' AND r.dsn_sent = 0 ORDER BY r.message_id");
+        std::vector<std::string> out;
+        while (q.step()) out.push_back(q.col_text(0));
+        return out;
+    });
+}
+
 std::shared_ptr<const std::string> outbound_store::load_body(const std::string& queue_id) {
     return on_writer<std::shared_ptr<const std::string>>(store_, [&](sqlite3* db) {
         stmt q(db, "SELECT body FROM messages WHERE id = ?1");
@@ -192,10 +205,51 @@ std::shared_ptr<outbound_message> outbound_store::from_committed(std::shared_ptr
     return out;
 }
 
+// Outcomes wait here until the writer thread takes them all in one transaction: under load
+// many jobs' (and early) records share one COMMIT instead of one each.
+struct outbound_store::pending_records {
+    std::mutex mu;
+    std::vector<recipient_outcome> list;
+    bool scheduled = false; // a writer task that will take `list` is queued
+};
+
+outbound_store::outbound_store(queue::store& s)
+    : store_(s), pending_(std::make_shared<pending_records>()) {}
+
 void outbound_store::record(const std::vector<recipient_outcome>& outcomes) {
-    auto copy = outcomes;
-    store_.run_on_writer([copy](sqlite3* db) {
+    bool post = false;
+    {
+        std::lock_guard lk(pending_->mu);
+        pending_->list.insert(pending_->list.end(), outcomes.begin(), outcomes.end());
+        post = !pending_->scheduled;
+        pending_->scheduled = true;
+    }
+    if (!post) return;
+    auto p = pending_;
+    const bool queued = store_.run_on_writer([p](sqlite3* db) {
+        std::vector<recipient_outcome> copy;
+        {
+            std::lock_guard lk(p->mu);
+            copy.swap(p->list);
+            p->scheduled = false;
+        }
+        write_records(db, copy);
+    });
+    if (!queued) { // stopping: what is not written is delivered again after the restart
+        std::lock_guard lk(pending_->mu);
+        pending_->scheduled = false;
+    }
+}
+
+// synchronous=NORMAL, like the local delivery marks (queue_store.hpp): the WAL write reaches
+// the kernel before COMMIT returns, so a kill -9 loses nothing; a power cut may lose the last
+// results, which only repeats those deliveries (the SMTP duplicate window), never loses mail.
+void outbound_store::write_records(sqlite3* db, const std::vector<recipient_outcome>& copy) {
+    if (copy.empty()) return;
+    {
         try {
+            // Executed, not prepared once: PRAGMA synchronous takes effect when compiled.
+            exec(db, "PRAGMA synchronous=NORMAL");
             exec(db, "BEGIN IMMEDIATE");
             stmt upd(db, "UPDATE recipients SET state = ?2, attempts = ?3, next_attempt_at = ?4, "
                          "last_reply = ?5, bounce_class = ?6, updated_at = ?8, "
@@ -247,13 +301,15 @@ void outbound_store::record(const std::vector<recipient_outcome>& outcomes) {
                     .text(9, a.tls).text(10, cls).run();
                 touched[a.message_id] = true;
             }
-            for (const auto& [id, _] : touched) drop_finished(db, id);
+            stmt del(db, drop_finished_sql);
+            for (const auto& [id, _] : touched) del.text(1, id).run();
             exec(db, "COMMIT");
         } catch (const std::exception& e) {
             sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
             log::error("outbound_record_failed", {{"error", e.what()}});
         }
-    });
+        sqlite3_exec(db, "PRAGMA synchronous=FULL", nullptr, nullptr, nullptr);
+    }
 }
 
 std::optional<std::vector<std::string>> outbound_store::suppression_if_changed(std::string& fp) {
@@ -272,6 +328,20 @@ std::optional<std::vector<std::string>> outbound_store::suppression_if_changed(s
     });
     fp = r.first;
     return r.second;
+}
+
+void outbound_store::delay_dsn_sent(const std::vector<std::int64_t>& rows) {
+    store_.run_on_writer([rows](sqlite3* db) {
+        try {
+            exec(db, "BEGIN IMMEDIATE");
+            stmt upd(db, "UPDATE recipients SET delay_dsn_sent = 1 WHERE id = ?1");
+            for (auto r : rows) upd.integer(1, r).run();
+            exec(db, "COMMIT");
+        } catch (const std::exception& e) {
+            sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+            log::error("outbound_delay_dsn_mark_failed", {{"error", e.what()}});
+        }
+    });
 }
 
 void outbound_store::dsn_sent(const std::string& queue_id, const std::vector<std::int64_t>& rows) {

@@ -8,15 +8,18 @@
 #include "daemon/queue/queue_store.hpp"
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
+
+struct sqlite3;
 
 namespace cartero::outbound {
 
 class outbound_store {
 public:
-    explicit outbound_store(queue::store& s) : store_(s) {}
+    explicit outbound_store(queue::store& s);
 
     // Remote recipients still to deliver ('queued', or 'deferred' with a retry time) of
     // messages that are not held, grouped per message; bodies are not loaded. Blocks.
@@ -25,6 +28,9 @@ public:
     // loaded; nullptr when there is none. Blocks.
     std::shared_ptr<outbound_message> load_unreported_failures(const std::string& queue_id,
                                                                std::vector<std::string>& replies);
+    // Messages with failed recipients whose DSN was never queued: the process died between
+    // recording the failure and queueing its DSN (start-up recovery reports them). Blocks.
+    std::vector<std::string> unreported_failure_ids();
     // One message's body (nullptr when it is gone). Blocks.
     std::shared_ptr<const std::string> load_body(const std::string& queue_id);
     // The remote recipients of a message just committed (no queue.db read).
@@ -32,7 +38,8 @@ public:
     static std::shared_ptr<outbound_message> from_committed(std::shared_ptr<const queue::message> m,
                                                             const std::vector<std::int64_t>& rows);
 
-    // Persists outcomes on the writer thread (asynchronously): recipient state, attempts,
+    // Persists outcomes on the writer thread (asynchronously; what arrives while a write is
+    // queued joins it: one transaction, synchronous=NORMAL): recipient state, attempts,
     // next try, last reply and class; one delivery_log row each; a bounces row for failures;
     // invalid-recipient hard bounces on the suppression list. Failures of null-sender messages
     // (DSNs themselves) need no DSN and are settled at once.
@@ -42,9 +49,14 @@ public:
     std::optional<std::vector<std::string>> suppression_if_changed(std::string& fingerprint);
     // The DSN for these recipients is queued: mark them settled and drop finished messages.
     void dsn_sent(const std::string& queue_id, const std::vector<std::int64_t>& rows);
+    // The "delayed" DSN for these recipients is queued (recipients.delay_dsn_sent: once each).
+    void delay_dsn_sent(const std::vector<std::int64_t>& rows);
 
 private:
+    struct pending_records;
+    static void write_records(sqlite3* db, const std::vector<recipient_outcome>& outcomes);
     queue::store& store_;
+    std::shared_ptr<pending_records> pending_;
 };
 
 } // namespace cartero::outbound

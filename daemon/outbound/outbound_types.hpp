@@ -19,6 +19,7 @@ struct outbound_recipient {
     std::uint32_t attempts = 0; // temporary failures so far
     std::int64_t next_attempt_at = 0; // unix seconds; 0 = now
     std::string notify, orcpt;  // RFC 3461, as received
+    bool delay_dsn_sent = false; // the sender was told of the delay already (once per recipient)
 };
 
 struct outbound_message {
@@ -33,6 +34,17 @@ struct outbound_message {
     std::vector<outbound_recipient> rcpts;   // the remote ones still to deliver
 };
 
+struct attempt_result {
+    std::int64_t row_id = 0;
+    std::string message_id;
+    std::string recipient;
+    bool delivered = false;
+    reply answer;            // the remote reply (or ours: "451 4.4.1 connection refused ...")
+    bool connection_failed = false; // never reached a server that answered (DNS, TCP, TLS)
+    bool remote_dsn = false; // the server offered DSN (RFC 3461): it got NOTIFY/ORCPT from us
+    std::string dest_host, dest_ip, source_ip, tls; // for the delivery log
+};
+
 // One connection's worth of work: messages for one recipient domain, from one source IP.
 struct delivery_job {
     std::string domain;     // recipient domain (A-label)
@@ -43,17 +55,21 @@ struct delivery_job {
         std::vector<std::size_t> rcpts; // indexes into msg->rcpts
     };
     std::vector<item> items;
-};
-
-struct attempt_result {
-    std::int64_t row_id = 0;
-    std::string message_id;
-    std::string recipient;
-    bool delivered = false;
-    reply answer;            // the remote reply (or ours: "451 4.4.1 connection refused ...")
-    bool connection_failed = false; // never reached a server that answered (DNS, TCP, TLS)
-    bool remote_dsn = false; // the server offered DSN (RFC 3461): it got NOTIFY/ORCPT from us
-    std::string dest_host, dest_ip, source_ip, tls; // for the delivery log
+    // Set by the scheduler; the transport calls it (on the scheduler's executor) with the
+    // delivered recipients of each transaction as soon as the server accepted it, so they are
+    // recorded while the job's later transactions still run: a crash then repeats only the
+    // transaction in flight, not the whole job. `done` still reports every recipient.
+    std::function<void(std::vector<attempt_result>)> delivered_early;
+    // Set by the scheduler; the transport calls it once it has chosen the next hops, with the
+    // most preferred MX host ("" when a route or the relayhost is used, or DNS gave no MX
+    // host), so that `mx:` pacing rules can apply to the destination.
+    std::function<void(const std::string& mx_host)> next_hop_known;
+    // Connection reuse (set by the scheduler): when its transactions are done, the transport
+    // asks for more messages for this destination before QUIT (refill; empty = none now). With
+    // none it keeps the connection idle for a moment, parked: `park` hands the scheduler a
+    // wake-up to call when new work for the destination is ready (expired = no longer parked).
+    std::function<std::vector<item>()> refill;
+    std::function<void(std::weak_ptr<std::function<void()>>)> park;
 };
 
 // The SMTP side (MX lookup, connect, TLS, transactions). `done` is called exactly once, on the

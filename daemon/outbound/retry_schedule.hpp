@@ -13,6 +13,9 @@ struct retry_settings {
     std::chrono::seconds max_delay{60 * 60};   // the gap never grows beyond (Postfix: 4000 s)
     std::chrono::seconds lifetime{5 * 24 * 3600}; // from arrival; then the recipient bounces
     double growth = 2.0;                       // each gap is the previous one times this
+    // A recipient still deferred this long after arrival gets one "delayed" DSN (carterod.conf
+    // delay_warning_time; Postfix's delay_warning_time). 0 = never.
+    std::chrono::seconds delay_warning{0};
 };
 
 class retry_schedule {

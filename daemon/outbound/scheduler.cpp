@@ -20,6 +20,17 @@ scheduler::scheduler(net::any_io_executor ex, transport& t, pacing_table pacing,
       now_(now ? std::move(now) : clock_fn([] { return static_cast<std::int64_t>(std::time(nullptr)); })),
       timer_(ex) {}
 
+namespace {
+// RFC 3461 §4.1: a delay report only when NOTIFY asks for DELAY, or when it is absent (the
+// MTA's choice; Cartero's is to warn, as delay_warning_time is set). NEVER: none.
+bool wants_delay_dsn(std::string notify) {
+    for (auto& c : notify)
+        if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+    if (notify.empty()) return true;
+    return notify.find("NEVER") == std::string::npos && notify.find("DELAY") != std::string::npos;
+}
+} // namespace
+
 std::string scheduler::domain_of(const std::string& address) const {
     auto at = address.rfind('@');
     std::string d = at == std::string::npos ? std::string() : address.substr(at + 1);
@@ -83,7 +94,8 @@ std::vector<destination_view> scheduler::destinations() const {
 
 void scheduler::set_pacing(pacing_table pacing) {
     pacing_ = std::move(pacing);
-    for (auto& [key, q] : dests_) q.dest->set_limits(pacing_.limits_for(q.dest->domain()));
+    for (auto& [key, q] : dests_)
+        q.dest->set_limits(pacing_.limits_for(q.dest->domain(), q.dest->mx_host()));
     net::post(ex_, [this] { tick(); });
 }
 
@@ -96,6 +108,10 @@ std::size_t scheduler::pending_recipients() const {
 void scheduler::stop() {
     stopped_ = true;
     timer_.cancel();
+    for (auto& [key, list] : idle_) // parked connections QUIT now
+        for (auto& w : list)
+            if (auto wake = w.lock()) (*wake)();
+    idle_.clear();
 }
 
 void scheduler::schedule_tick(std::int64_t at) {
@@ -133,7 +149,7 @@ void scheduler::tick() {
     }
     // 2. Every destination with work starts what its limits allow.
     for (auto& [key, q] : dests_)
-        if (!q.ready.empty()) start_jobs(q, now);
+        if (!q.ready.empty() && !wake_idle(key)) start_jobs(q, now);
     // 3. Wake up for the next due recipient.
     if (!waiting_.empty()) schedule_tick(waiting_.begin()->first);
 }
@@ -144,36 +160,17 @@ void scheduler::start_jobs(dest_queue& q, std::int64_t now) {
         schedule_tick(d.pause().until);
         return;
     }
-    while (!q.ready.empty() && d.may_connect(now)) {
-        delivery_job job;
-        job.domain = d.domain();
-        job.source_ip = d.source_ip();
-        job.helo_name = hooks_.helo_for ? hooks_.helo_for(d.source_ip()) : std::string();
-        const std::size_t max_messages = std::max<std::uint32_t>(1, d.limits().messages_per_connection);
-        std::vector<entry> rest;
+    // A new destination probes with one connection until its MX host is known (an `mx:` rule
+    // may set lower limits than the domain's); learn_mx_host ticks again.
+    while (!q.ready.empty() && d.may_connect(now) && (d.mx_known() || d.connections() == 0)) {
+        auto state = std::make_shared<delivery_job>(); // the scheduler's view of the job
+        state->domain = d.domain();
+        state->source_ip = d.source_ip();
+        state->helo_name = hooks_.helo_for ? hooks_.helo_for(d.source_ip()) : std::string();
         bool out_of_tokens = false;
-        for (auto& e : q.ready) {
-            auto it = std::find_if(job.items.begin(), job.items.end(),
-                                   [&](const delivery_job::item& i) { return i.msg == e.msg; });
-            if (it != job.items.end()) {
-                it->rcpts.push_back(e.rcpt); // same message, same domain: one transaction
-                continue;
-            }
-            if (job.items.size() >= max_messages || out_of_tokens ||
-                !d.take_message_token(static_cast<double>(now))) {
-                out_of_tokens = out_of_tokens || job.items.size() < max_messages;
-                rest.push_back(std::move(e));
-                continue;
-            }
-            if (!e.msg->body && hooks_.load_body) e.msg->body = hooks_.load_body(e.msg->id);
-            if (!e.msg->prepared && e.msg->body && hooks_.prepare) {
-                e.msg->body = hooks_.prepare(*e.msg);
-                e.msg->prepared = true;
-            }
-            job.items.push_back({e.msg, {e.rcpt}});
-        }
-        q.ready = std::move(rest);
-        if (job.items.empty()) {
+        state->items = take_ready(q, std::max<std::uint32_t>(1, d.limits().messages_per_connection),
+                                  now, out_of_tokens);
+        if (state->items.empty()) {
             schedule_tick(now + std::max<std::int64_t>(
                                     1, static_cast<std::int64_t>(d.seconds_until_token(now) + 0.999)));
             return;
@@ -181,9 +178,18 @@ void scheduler::start_jobs(dest_queue& q, std::int64_t now) {
         d.connection_opened();
         ++in_flight_;
         const std::string key = d.domain() + "|" + d.source_ip();
-        auto job_copy = job;
-        transport_.deliver(std::move(job), [this, key, job_copy](std::vector<attempt_result> r) mutable {
-            finish_job(key, std::move(job_copy), std::move(r));
+        auto early = std::make_shared<std::set<std::int64_t>>(); // rows already recorded
+        delivery_job job = *state;
+        job.delivered_early = [this, state, early](std::vector<attempt_result> r) {
+            record_early(state->items, *early, std::move(r));
+        };
+        job.next_hop_known = [this, key](const std::string& mx_host) { learn_mx_host(key, mx_host); };
+        job.refill = [this, key, state] { return refill(key, *state); };
+        job.park = [this, key](std::weak_ptr<std::function<void()>> wake) {
+            idle_[key].push_back(std::move(wake));
+        };
+        transport_.deliver(std::move(job), [this, key, state, early](std::vector<attempt_result> r) {
+            finish_job(key, *state, std::move(r), *early);
         });
         if (out_of_tokens) {
             schedule_tick(now + std::max<std::int64_t>(
@@ -193,16 +199,116 @@ void scheduler::start_jobs(dest_queue& q, std::int64_t now) {
     }
 }
 
-void scheduler::finish_job(const std::string& key, delivery_job job,
-                           std::vector<attempt_result> results) {
+// Up to max_messages messages (all their recipients of this destination in one item: one
+// transaction) from the ready queue, one rate token each; bodies loaded and signed.
+std::vector<delivery_job::item> scheduler::take_ready(dest_queue& q, std::size_t max_messages,
+                                                      std::int64_t now, bool& out_of_tokens) {
+    auto& d = *q.dest;
+    std::vector<delivery_job::item> items;
+    std::vector<entry> rest;
+    for (auto& e : q.ready) {
+        auto it = std::find_if(items.begin(), items.end(),
+                               [&](const delivery_job::item& i) { return i.msg == e.msg; });
+        if (it != items.end()) {
+            it->rcpts.push_back(e.rcpt); // same message, same domain: one transaction
+            continue;
+        }
+        if (items.size() >= max_messages || out_of_tokens ||
+            !d.take_message_token(static_cast<double>(now))) {
+            out_of_tokens = out_of_tokens || items.size() < max_messages;
+            rest.push_back(std::move(e));
+            continue;
+        }
+        if (!e.msg->body && hooks_.load_body) e.msg->body = hooks_.load_body(e.msg->id);
+        if (!e.msg->prepared && e.msg->body && hooks_.prepare) {
+            e.msg->body = hooks_.prepare(*e.msg);
+            e.msg->prepared = true;
+        }
+        items.push_back({e.msg, {e.rcpt}});
+    }
+    q.ready = std::move(rest);
+    return items;
+}
+
+// A connection of this destination finished its work: more for it, within its
+// messages_per_connection (the job's state grows, so finish_job sees every item).
+std::vector<delivery_job::item> scheduler::refill(const std::string& key, delivery_job& state) {
+    auto it = dests_.find(key);
+    if (stopped_ || it == dests_.end()) return {};
+    auto& q = it->second;
+    const auto now = now_();
+    const std::size_t cap = std::max<std::uint32_t>(1, q.dest->limits().messages_per_connection);
+    if (q.ready.empty() || q.dest->paused(now) || state.items.size() >= cap) return {};
+    bool out_of_tokens = false;
+    auto more = take_ready(q, cap - state.items.size(), now, out_of_tokens);
+    state.items.insert(state.items.end(), more.begin(), more.end());
+    if (!q.ready.empty()) net::post(ex_, [this] { tick(); }); // the rest: other connections
+    return more;
+}
+
+// New work for a destination with a parked connection: wake that one instead of opening
+// another. True when one was woken.
+bool scheduler::wake_idle(const std::string& key) {
+    auto it = idle_.find(key);
+    if (it == idle_.end()) return false;
+    auto& list = it->second;
+    while (!list.empty()) {
+        auto wake = list.back().lock();
+        list.pop_back();
+        if (wake) {
+            (*wake)();
+            return true;
+        }
+    }
+    idle_.erase(it);
+    return false;
+}
+
+void scheduler::learn_mx_host(const std::string& key, const std::string& mx_host) {
+    auto it = dests_.find(key);
+    if (it == dests_.end()) return;
+    auto& d = *it->second.dest;
+    if (d.mx_known() && d.mx_host() == mx_host) return;
+    d.set_mx_host(mx_host);
+    d.set_limits(pacing_.limits_for(d.domain(), mx_host));
+    net::post(ex_, [this] { tick(); });
+}
+
+// A transaction of a running job was accepted: persist its recipients now (the rest of the
+// job's bookkeeping waits for the job's end), so a crash repeats only what was in flight.
+void scheduler::record_early(const std::vector<delivery_job::item>& items,
+                             std::set<std::int64_t>& early, std::vector<attempt_result> results) {
+    std::vector<recipient_outcome> outcomes;
+    for (auto& a : results) {
+        if (!a.delivered || early.count(a.row_id)) continue;
+        for (const auto& item : items)
+            for (auto idx : item.rcpts)
+                if (item.msg->rcpts[idx].row_id == a.row_id) {
+                    recipient_outcome o;
+                    o.attempt = a;
+                    o.attempt.message_id = item.msg->id;
+                    o.attempt.recipient = item.msg->rcpts[idx].address;
+                    o.kind = outcome_kind::delivered;
+                    outcomes.push_back(std::move(o));
+                }
+        early.insert(a.row_id);
+    }
+    if (!outcomes.empty() && hooks_.record) hooks_.record(outcomes);
+}
+
+void scheduler::finish_job(const std::string& key, const delivery_job& job,
+                           std::vector<attempt_result> results,
+                           const std::set<std::int64_t>& recorded_early) {
     const auto now = now_();
     auto qit = dests_.find(key);
     if (in_flight_ > 0) --in_flight_;
     if (qit != dests_.end()) qit->second.dest->connection_closed();
     destination* d = qit != dests_.end() ? qit->second.dest.get() : nullptr;
+    if (d && !d->mx_known()) d->set_mx_host(""); // the transport did not say: stop probing
 
     std::vector<recipient_outcome> outcomes;
-    std::map<std::string, std::vector<recipient_outcome>> failed_by_message;
+    std::map<std::string, std::vector<recipient_outcome>> failed_by_message, delayed_by_message;
+    const auto warn_after = retry_.settings().delay_warning.count();
     std::vector<std::string> settled; // one entry per recipient that is done for good
     bool pushback = false;
     std::string pushback_reply, pushback_why;
@@ -249,6 +355,12 @@ void scheduler::finish_job(const std::string& key, delivery_job job,
                 (o.kind == outcome_kind::delivered &&
                  rc.notify.find("SUCCESS") != std::string::npos)) // RFC 3461 §4.1
                 failed_by_message[msg->id].push_back(o);
+            if (o.kind == outcome_kind::deferred && warn_after > 0 && !rc.delay_dsn_sent &&
+                !msg->mail_from.empty() && now - msg->received_at >= warn_after &&
+                wants_delay_dsn(rc.notify)) {
+                rc.delay_dsn_sent = true; // once per recipient, whatever becomes of the DSN
+                delayed_by_message[msg->id].push_back(o);
+            }
             if (o.kind != outcome_kind::deferred) settled.push_back(msg->id);
             outcomes.push_back(std::move(o));
         }
@@ -259,12 +371,20 @@ void scheduler::finish_job(const std::string& key, delivery_job job,
                                          {"until", std::to_string(d->pause().until)},
                                          {"why", pushback_why}, {"reply", pushback_reply}});
     }
-    if (hooks_.record) hooks_.record(outcomes);
+    if (hooks_.record) {
+        std::erase_if(outcomes, [&](const recipient_outcome& o) {
+            return o.kind == outcome_kind::delivered && recorded_early.count(o.attempt.row_id);
+        });
+        if (!outcomes.empty()) hooks_.record(outcomes);
+    }
     for (auto& [id, failed] : failed_by_message) {
         auto it = messages_.find(id);
         if (it != messages_.end() && !it->second->mail_from.empty() && hooks_.bounce)
             hooks_.bounce(*it->second, failed);
     }
+    if (hooks_.delayed)
+        for (auto& [id, delayed] : delayed_by_message)
+            if (auto it = messages_.find(id); it != messages_.end()) hooks_.delayed(*it->second, delayed);
     // Forget messages with nothing left to do (bodies go with them).
     for (const auto& id : settled) {
         auto it = pending_.find(id);

@@ -37,12 +37,17 @@ struct scheduler_hooks {
     std::function<std::string(const outbound_message&)> source_ip_for;
     // EHLO name for a source IP (its PTR name); called with "" for the default.
     std::function<std::string(const std::string& source_ip)> helo_for;
-    // Persist outcomes (called once per job, in one batch).
+    // Persist outcomes: delivered recipients as soon as their transaction is accepted
+    // (delivery_job::delivered_early), everything else once per job, in one batch.
     std::function<void(const std::vector<recipient_outcome>&)> record;
     // Failed recipients of one message in this run, and delivered ones whose NOTIFY asked for
     // SUCCESS (RFC 3461 §4.1) → one DSN (never for the null sender). The hook honours NOTIFY
     // for the failures (NEVER, or a list without FAILURE: none).
     std::function<void(const outbound_message&, const std::vector<recipient_outcome>&)> bounce;
+    // Deferred recipients of one message that are older than retry_settings::delay_warning and
+    // whose sender was not told yet → one "delayed" DSN (never for the null sender; only with
+    // NOTIFY absent or containing DELAY). Called once per recipient.
+    std::function<void(const outbound_message&, const std::vector<recipient_outcome>&)> delayed;
     // Loads a message body that is not in memory (recovered at start).
     std::function<std::shared_ptr<const std::string>(const std::string& queue_id)> load_body;
     // Turns the stored body into what is sent (DKIM signing), once per message.
@@ -98,7 +103,15 @@ private:
     std::string domain_of(const std::string& address) const;
     void schedule_tick(std::int64_t at);
     void start_jobs(dest_queue& q, std::int64_t now);
-    void finish_job(const std::string& key, delivery_job job, std::vector<attempt_result> results);
+    void learn_mx_host(const std::string& key, const std::string& mx_host);
+    std::vector<delivery_job::item> take_ready(dest_queue& q, std::size_t max_messages,
+                                               std::int64_t now, bool& out_of_tokens);
+    std::vector<delivery_job::item> refill(const std::string& key, delivery_job& state);
+    bool wake_idle(const std::string& key);
+    void record_early(const std::vector<delivery_job::item>& items, std::set<std::int64_t>& early,
+                      std::vector<attempt_result> results);
+    void finish_job(const std::string& key, const delivery_job& job, std::vector<attempt_result> results,
+                    const std::set<std::int64_t>& recorded_early);
 
     boost::asio::any_io_executor ex_;
     transport& transport_;
@@ -116,6 +129,8 @@ private:
     std::map<std::string, std::shared_ptr<outbound_message>> messages_; // by queue id
     std::map<std::string, std::size_t> pending_; // recipients not yet delivered or failed
     std::set<std::string> held_;
+    // Parked connections per destination (delivery_job::park), woken for new work.
+    std::map<std::string, std::vector<std::weak_ptr<std::function<void()>>>> idle_;
 };
 
 } // namespace cartero::outbound

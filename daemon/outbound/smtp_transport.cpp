@@ -97,6 +97,21 @@ void classify_body(const std::string& body, bool& utf8_headers, bool& eight_bit)
             if (static_cast<unsigned char>(body[i]) >= 0x80) utf8_headers = true;
 }
 
+} // namespace
+
+// The route for a recipient domain: its own ("example.com"), else the nearest parent's
+// subdomain route (".example.com" matches every subdomain of example.com, not example.com
+// itself — Postfix transport_maps syntax).
+const next_hop* find_route(const std::map<std::string, next_hop>& routes, const std::string& domain) {
+    if (routes.empty()) return nullptr;
+    if (auto it = routes.find(domain); it != routes.end()) return &it->second;
+    for (auto dot = domain.find('.'); dot != std::string::npos; dot = domain.find('.', dot + 1))
+        if (auto it = routes.find(domain.substr(dot)); it != routes.end()) return &it->second;
+    return nullptr;
+}
+
+namespace {
+
 attempt_result local_failure(const reply& r, bool connection_failed) {
     attempt_result a;
     a.answer = r;
@@ -108,56 +123,53 @@ attempt_result local_failure(const reply& r, bool connection_failed) {
 
 net::awaitable<void> smtp_transport::run(delivery_job job,
                                          std::function<void(std::vector<attempt_result>)> done) {
-    // VERP (flow 4): a recipient with its own return path becomes an item (a transaction) of
-    // its own; return_paths is parallel to job.items ("" = the message's sender).
+    // One client transaction per item (a message, or one VERP recipient of it: flow 4, a
+    // recipient with its own return path is a transaction of its own); return_paths and txs
+    // are parallel to job.items ("" = the message's sender). Items come at the start and, on a
+    // reused connection, later (job.refill). Results keyed by recipients.id.
     std::vector<std::string> return_paths;
-    if (s_.return_path) {
-        std::vector<delivery_job::item> items;
-        for (auto& item : job.items) {
-            delivery_job::item rest{item.msg, {}};
-            for (auto idx : item.rcpts) {
-                std::string rp = s_.return_path(*item.msg, item.msg->rcpts[idx]);
-                if (rp.empty()) {
-                    rest.rcpts.push_back(idx);
-                } else {
-                    items.push_back({item.msg, {idx}});
-                    return_paths.push_back(std::move(rp));
-                }
-            }
-            if (!rest.rcpts.empty()) {
-                items.push_back(std::move(rest));
-                return_paths.emplace_back();
-            }
-        }
-        job.items = std::move(items);
-    } else {
-        return_paths.assign(job.items.size(), std::string());
-    }
-    // One client transaction per item (a message, or one VERP recipient of it); results keyed
-    // by recipients.id.
     std::vector<smtp::transaction> txs;
     std::map<std::int64_t, attempt_result> results;
-    for (std::size_t i = 0; i < job.items.size(); ++i) {
-        const auto& item = job.items[i];
-        smtp::transaction t;
-        t.id = i;
-        t.mail_from = return_paths[i].empty() ? item.msg->mail_from : return_paths[i];
-        t.dsn_ret = item.msg->ret;
-        t.dsn_envid = item.msg->envid;
-        t.body = item.msg->body ? item.msg->body : std::make_shared<const std::string>();
-        bool utf8_headers = false, eight_bit = false;
-        classify_body(*t.body, utf8_headers, eight_bit);
-        t.eight_bit = eight_bit;
-        t.needs_smtputf8 = utf8_headers || needs_utf8(t.mail_from);
-        for (auto idx : item.rcpts) {
-            const auto& r = item.msg->rcpts[idx];
-            t.rcpts.push_back({r.address, r.notify, r.orcpt});
-            t.needs_smtputf8 = t.needs_smtputf8 || needs_utf8(r.address);
+    std::vector<delivery_job::item> incoming = std::move(job.items);
+    job.items.clear();
+    auto add_items = [&](std::vector<delivery_job::item> in) {
+        std::vector<std::size_t> added;
+        auto push = [&](delivery_job::item item, std::string rp) {
+            const std::size_t i = job.items.size();
+            smtp::transaction t;
+            t.id = i;
+            t.mail_from = rp.empty() ? item.msg->mail_from : rp;
+            t.dsn_ret = item.msg->ret;
+            t.dsn_envid = item.msg->envid;
+            t.body = item.msg->body ? item.msg->body : std::make_shared<const std::string>();
+            bool utf8_headers = false, eight_bit = false;
+            classify_body(*t.body, utf8_headers, eight_bit);
+            t.eight_bit = eight_bit;
+            t.needs_smtputf8 = utf8_headers || needs_utf8(t.mail_from);
+            for (auto idx : item.rcpts) {
+                const auto& r = item.msg->rcpts[idx];
+                t.rcpts.push_back({r.address, r.notify, r.orcpt});
+                t.needs_smtputf8 = t.needs_smtputf8 || needs_utf8(r.address);
+            }
+            txs.push_back(std::move(t));
+            return_paths.push_back(std::move(rp));
+            job.items.push_back(std::move(item));
+            added.push_back(i);
+        };
+        for (auto& item : in) {
+            delivery_job::item rest{item.msg, {}};
+            for (auto idx : item.rcpts) {
+                std::string rp = s_.return_path ? s_.return_path(*item.msg, item.msg->rcpts[idx])
+                                                : std::string();
+                if (rp.empty()) rest.rcpts.push_back(idx);
+                else push({item.msg, {idx}}, std::move(rp));
+            }
+            if (!rest.rcpts.empty()) push(std::move(rest), std::string());
         }
-        txs.push_back(std::move(t));
-    }
-    std::vector<std::size_t> pending(txs.size());
-    for (std::size_t i = 0; i < pending.size(); ++i) pending[i] = i;
+        return added;
+    };
+    std::vector<std::size_t> pending = add_items(std::move(incoming));
+    bool all_delivered = true; // every transaction so far accepted (connection reuse)
 
     auto finish_all = [&](const attempt_result& how) {
         for (auto i : pending)
@@ -173,8 +185,9 @@ net::awaitable<void> smtp_transport::run(delivery_job job,
     // 1. Next hops: the domain's transport route, the relayhost, or the MX hosts (RFC 5321
     // §5.1), or the domain itself.
     std::vector<next_hop> hops;
-    if (auto route = s_.routes.find(job.domain); route != s_.routes.end()) {
-        hops.push_back(route->second);
+    std::string mx_host; // the most preferred MX host, for `mx:` pacing rules
+    if (const next_hop* route = find_route(s_.routes, job.domain)) {
+        hops.push_back(*route);
     } else if (s_.relayhost) {
         hops.push_back(*s_.relayhost);
     } else {
@@ -192,14 +205,23 @@ net::awaitable<void> smtp_transport::run(delivery_job job,
             for (const auto& h : hosts)
                 if (hops.size() < s_.max_mx_hosts && !h.host.empty())
                     hops.push_back({h.host, 25, false, std::nullopt});
+            if (!hops.empty()) mx_host = hops.front().host;
         } else if (mx.st == dns::status::nodata) {
             hops.push_back({job.domain, 25, false, std::nullopt}); // implicit MX
+            mx_host = job.domain;
         } else {
             finish_all(local_failure(reply(451, "4.4.3", "DNS lookup of MX for " + job.domain +
                                                              " failed: " + std::string(dns::to_string(mx.st)) +
                                                              (mx.why.empty() ? "" : " (" + mx.why + ")")),
                                      true));
         }
+    }
+
+    if (job.next_hop_known) {
+        while (!mx_host.empty() && mx_host.back() == '.') mx_host.pop_back();
+        for (auto& ch : mx_host)
+            if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
+        job.next_hop_known(mx_host);
     }
 
     reply last_error(451, "4.4.1", "No mail server for " + job.domain + " could be reached");
@@ -262,7 +284,7 @@ net::awaitable<void> smtp_transport::run(delivery_job job,
             cs.auth = hop.auth;
             smtp::client_fsm c(cs);
             for (auto i : pending) c.add_transaction(txs[i]);
-            c.no_more_transactions();
+            if (!job.refill) c.no_more_transactions(); // else: asked for more when idle
             net::ssl::stream<tcp::socket> stream(std::move(sock), tls_);
             bool tls = false;
             std::string out, tls_desc;
@@ -357,6 +379,7 @@ net::awaitable<void> smtp_transport::run(delivery_job job,
                         if (!res.recipients.empty()) last_error = res.recipients.front().reply.r;
                         break;
                     }
+                    std::vector<attempt_result> delivered;
                     for (std::size_t j = 0; j < res.recipients.size() && j < item.rcpts.size(); ++j) {
                         const auto& rr = res.recipients[j];
                         attempt_result ar;
@@ -368,13 +391,37 @@ net::awaitable<void> smtp_transport::run(delivery_job job,
                         ar.source_ip = job.source_ip;
                         ar.tls = tls_desc;
                         ar.remote_dsn = c.extensions().dsn;
-                        results[ar.row_id] = ar;
+                        if (ar.delivered && job.delivered_early) delivered.push_back(ar);
+                        all_delivered = all_delivered && ar.delivered;
+                        results[ar.row_id] = std::move(ar);
                     }
+                    // Recorded now, not when the connection ends (see delivered_early).
+                    if (!delivered.empty()) job.delivered_early(std::move(delivered));
                     break;
                 }
-                case smtp::client_action_kind::idle:
-                    c.no_more_transactions();
+                case smtp::client_action_kind::idle: {
+                    // Reuse the connection for more of this destination's mail while everything
+                    // on it was accepted; after a refusal the job ends, so that its failures
+                    // (DSNs) and pushback (pauses) are handled now, not after the reuse.
+                    std::vector<delivery_job::item> more;
+                    if (job.refill && !c.connection_error() && all_delivered) {
+                        more = job.refill();
+                        if (more.empty() && job.park && s_.idle_time.count() > 0 && (co_await flush())) {
+                            net::steady_timer idle(ex_, s_.idle_time);
+                            auto wake = std::make_shared<std::function<void()>>([&idle] { idle.cancel(); });
+                            job.park(wake);
+                            co_await idle.async_wait(nothrow);
+                            wake.reset(); // no longer parked
+                            more = job.refill();
+                        }
+                    }
+                    if (more.empty()) {
+                        c.no_more_transactions();
+                        break;
+                    }
+                    for (auto i : add_items(std::move(more))) c.add_transaction(txs[i]);
                     break;
+                }
                 case smtp::client_action_kind::close:
                     co_await flush();
                     running = false;

@@ -28,17 +28,25 @@ struct next_hop {
 };
 
 struct smtp_transport_settings {
-    // Next hop per recipient domain (config.db transport_routes), tried before `relayhost`.
+    // Next hop per recipient domain (config.db transport_routes), tried before `relayhost`:
+    // "example.com" exactly, ".example.com" every subdomain of it (find_route).
     std::map<std::string, next_hop> routes;
     std::optional<next_hop> relayhost;  // every other message goes there instead of the MX
     smtp::tls_policy tls = smtp::tls_policy::opportunistic;
     std::chrono::seconds connect_timeout{30};
+    // A connection whose work is done waits this long for more mail to the same destination
+    // before QUIT (Postfix: smtp_connection_cache_time_limit, 2 s). 0 = QUIT at once.
+    std::chrono::milliseconds idle_time{2000};
     std::size_t max_mx_hosts = 5;       // MX hosts tried per attempt
     std::size_t max_addresses = 4;      // addresses tried per host
     // VERP (DESIGN.md flow 4): the MAIL FROM for one recipient, "" = the message's own sender.
     // A recipient with its own return path is sent in a transaction of its own. Unset = none.
     std::function<std::string(const outbound_message&, const outbound_recipient&)> return_path;
 };
+
+// The transport route for a recipient domain: an exact entry, else the nearest ".parent"
+// entry (a subdomain route); nullptr = none.
+const next_hop* find_route(const std::map<std::string, next_hop>& routes, const std::string& domain);
 
 class smtp_transport : public transport {
 public:

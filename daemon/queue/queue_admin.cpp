@@ -6,6 +6,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
 #include <future>
 #include <utility>
@@ -394,6 +395,52 @@ std::vector<suppression_row> queue_admin::suppressions(int limit, int offset) {
         while (q.next())
             out.push_back({q.text(0), q.text(1), q.text(2), q.text(3), q.int64(4)});
         return out;
+    });
+}
+
+log_stats queue_admin::stats(std::int64_t now) {
+    return read<log_stats>([now](sqlite3* db) {
+        log_stats st;
+        const std::int64_t hour0 = now - now % 3600 - 23 * 3600;
+        const std::int64_t day0 = now - now % 86400 - 6 * 86400;
+        for (int i = 0; i < 24; ++i) st.hourly.emplace_back(hour0 + i * 3600, result_counts{});
+        for (int i = 0; i < 7; ++i) st.daily.emplace_back(day0 + i * 86400, result_counts{});
+        auto add = [](result_counts& c, const std::string& result, std::int64_t n) {
+            if (result == "delivered") c.delivered += n;
+            else if (result == "deferred") c.deferred += n;
+            else if (result == "failed") c.failed += n;
+            else if (result == "bounced") c.bounced += n;
+        };
+        // Rows since the start of the oldest day bucket (at most 7 days + 1 day of rows).
+        query q(db, "SELECT at, result FROM delivery_log WHERE at >= ?1 AND at <= ?2");
+        q.bind(1, std::min(day0, now - 7 * 86400)).bind(2, now);
+        while (q.next()) {
+            const auto at = q.int64(0);
+            const auto result = q.text(1);
+            if (at > now - 86400) add(st.last_24h, result, 1);
+            if (at > now - 7 * 86400) add(st.last_7d, result, 1);
+            if (at >= hour0) add(st.hourly[static_cast<std::size_t>((at - hour0) / 3600)].second, result, 1);
+            if (at >= day0) add(st.daily[static_cast<std::size_t>((at - day0) / 86400)].second, result, 1);
+        }
+        return st;
+    });
+}
+
+bounce_report queue_admin::bounces(const bounce_query& bq) {
+    check_limit(bq.limit, 0);
+    return read<bounce_report>([&](sqlite3* db) {
+        bounce_report r;
+        query q(db, std::string("SELECT ") + log_columns +
+                        " FROM delivery_log WHERE result IN ('failed', 'bounced')"
+                        " AND (?1 = '' OR bounce_class = ?1) AND at >= ?2"
+                        " ORDER BY at DESC, id DESC LIMIT ?3");
+        q.bind(1, bq.bounce_class).bind(2, bq.since).bind(3, static_cast<std::int64_t>(bq.limit));
+        while (q.next()) r.rows.push_back(log_from(q));
+        query c(db, "SELECT bounce_class, count(*) FROM delivery_log"
+                    " WHERE result IN ('failed', 'bounced') AND at >= ?1 GROUP BY bounce_class");
+        c.bind(1, bq.since);
+        while (c.next()) r.classes[c.text(0).empty() ? "other" : c.text(0)] += c.int64(1);
+        return r;
     });
 }
 

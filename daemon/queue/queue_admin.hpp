@@ -85,6 +85,29 @@ struct queue_counts {
     std::map<std::string, std::int64_t> recipients; // "queued/remote" → n, every state × kind
 };
 
+// Delivery-log rows by result, for the panel's dashboard (op "stats").
+struct result_counts {
+    std::int64_t delivered = 0, deferred = 0, failed = 0, bounced = 0;
+};
+struct log_stats {
+    result_counts last_24h, last_7d;
+    // Oldest first: 24 hourly buckets ending with the current hour, 7 daily ones (UTC days)
+    // ending with today; each pair is (bucket start, counts).
+    std::vector<std::pair<std::int64_t, result_counts>> hourly, daily;
+};
+
+// Failed and bounced delivery-log rows (op "bounces"), newest first, and their count per
+// bounce class over the same period.
+struct bounce_query {
+    std::string bounce_class; // "" = every class
+    std::int64_t since = 0;   // unix seconds, 0 = open
+    int limit = 100;          // 1..1000
+};
+struct bounce_report {
+    std::vector<log_row> rows;
+    std::map<std::string, std::int64_t> classes;
+};
+
 // What a write did: the message and how many recipients it touched.
 struct action_result {
     std::string queue_id;
@@ -114,6 +137,8 @@ public:
     queue_counts counts();
     std::vector<log_row> search_log(const log_query& q); // newest first
     std::vector<suppression_row> suppressions(int limit, int offset);
+    log_stats stats(std::int64_t now);
+    bounce_report bounces(const bounce_query& q);
 
     // Each throws admin_error when the message is not in the queue.
     action_result hold(const std::string& queue_id);

@@ -6,7 +6,7 @@
         sink.messages[0].mail_from, .rcpts, .data, .peer (the source address carterod bound)
 
 Script knobs: banner, ehlo extensions (STARTTLS only with a cert), per-recipient replies,
-data_reply (after the final dot), a list of `connection_replies` consumed one per connection
+data_reply (after the final dot; data_delay: a slow accepting server), a list of `connection_replies` consumed one per connection
 (e.g. ["421 4.7.0 slow down", None] = the first connection gets 421 at the banner, the next is
 normal), drop_in_data (close mid-DATA), banner_delay (a slow server). Bounded: every socket
 has a timeout; stop() joins.
@@ -29,6 +29,7 @@ class Received:
     rcpts: list
     data: bytes
     tls: bool
+    at: float = 0.0  # time.monotonic() when the sink took it (just before its 250)
 
 
 @dataclass
@@ -43,6 +44,7 @@ class SmtpSink:
     connection_replies: list = field(default_factory=list)  # banner overrides, one per connection
     drop_in_data: bool = False
     banner_delay: float = 0.0  # seconds before the banner (a slow server: work piles up meanwhile)
+    data_delay: float = 0.0  # seconds between the final dot and the reply (a slow accepting server)
     certfile: str | None = None
     keyfile: str | None = None
 
@@ -158,9 +160,12 @@ class SmtpSink:
                     data = f.read_data(drop=self.drop_in_data)
                     if data is None:
                         return
+                    if self.data_delay:
+                        time.sleep(self.data_delay)
                     if self.data_reply.startswith("2"):
                         with self._lock:
-                            self.messages.append(Received(peer, helo, mail_from, list(rcpts), data, tls))
+                            self.messages.append(Received(peer, helo, mail_from, list(rcpts), data, tls,
+                                                          time.monotonic()))
                     f.send(self.data_reply)
                 elif verb == "RSET":
                     mail_from, rcpts = None, []

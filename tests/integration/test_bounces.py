@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """bounces: RFC 3461 on the server side and in delivery (NOTIFY=NEVER → no DSN, ENVID in the
 DSN), VERP return paths on submitted mail, and asynchronous DSNs sent back to them: accepted,
-classified, the recipient suppressed, the bounce in `log search`, forged tokens refused."""
+classified, the recipient suppressed, the bounce in `log search`, forged tokens refused; delay
+DSNs (delay_warning_time) once per recipient as NOTIFY allows."""
 
 import email
 import email.policy
@@ -178,6 +179,75 @@ class Bounces(harness.CarteroTestCase):
         finally:
             c.close()
         self.assertIn("DSN", str(lines))
+
+
+class DelayDsn(harness.CarteroTestCase):
+    """delay_warning_time: a recipient still deferred that long after arrival gets one RFC 3464
+    "delayed" DSN, when NOTIFY is absent or has DELAY; not with NOTIFY=NEVER or a list without
+    DELAY; never a second one."""
+
+    def test_delay_dsn_once_per_recipient_as_notify_allows(self):
+        # Every attempt takes > 1 s (slow banner) and ends in 451: the first deferral is
+        # already older than delay_warning_time = 1s.
+        sink = SmtpSink(host="127.0.0.1", banner_delay=1.3, rcpt_replies={
+            f"late{i}@remote.example": "451 4.3.0 Mailbox busy, try later" for i in range(1, 5)}).start()
+        self.addCleanup(sink.stop)
+        st = StateDir(mailboxes={SENDER: "pw-app"}, config={"delay_warning_time": "1s"})
+        self.addCleanup(st.cleanup)
+        d = self.watch(Carterod(st, kinds=("smtp",), trusted_networks=("127.0.0.0/8",),
+                                relayhost=f"127.0.0.1:{sink.port}"))
+        self.addCleanup(d.stop)
+        d.start()
+        c = SMTPClient(d.smtp)
+        try:
+            c.ehlo("client.example")
+            c.expect(f"MAIL FROM:<{SENDER}> ENVID=delay1", 250)
+            c.expect("RCPT TO:<late1@remote.example>", 250)                      # no NOTIFY: warned
+            c.expect("RCPT TO:<late2@remote.example> NOTIFY=FAILURE", 250)       # no DELAY: not
+            c.expect("RCPT TO:<late3@remote.example> NOTIFY=NEVER", 250)         # never
+            c.expect("RCPT TO:<late4@remote.example> NOTIFY=DELAY,FAILURE", 250)  # warned
+            c.expect("DATA", 354)
+            c.send(harness.dot_stuff(harness.make_message("<d1@it.example>", sender=SENDER,
+                                                          to="late1@remote.example")) + b".\r\n")
+            self.assertEqual(c.reply()[0], 250)
+            c.cmd("QUIT")
+        finally:
+            c.close()
+
+        def reports():
+            out = []
+            for raw in st.read_messages(SENDER):
+                m = email.message_from_bytes(raw, policy=email.policy.compat32)
+                if m.get_content_type() == "multipart/report" and "d1@it.example" in m.as_string():
+                    out.append(m)
+            return out
+        harness.wait_until(lambda: reports(), 20, what="a delay DSN in the sender's mailbox")
+        # Another attempt (deferred again): no second warning.
+        qid = [m["id"] for m in __import__("json").loads(st.ctl("queue", "list", "--json").stdout)["messages"]][0]
+        conns = sink.connections
+        st.ctl("queue", "retry", qid)
+        harness.wait_until(lambda: sink.connections > conns and
+                           st.ctl("log", "search", "late1@remote.example").stdout.count("deferred") >= 2,
+                           20, what="a second deferral")
+        time.sleep(1.0)
+        mine = reports()
+        self.assertEqual(len(mine), 1, "exactly one delay DSN")
+        dsn = mine[0]
+        self.assertIn("Delay", dsn["Subject"])
+        status = [p for p in dsn.walk() if p.get_content_type() == "message/delivery-status"]
+        self.assertEqual(len(status), 1)
+        text = status[0].as_string()
+        self.assertIn("Original-Envelope-Id: delay1", text)
+        self.assertIn("Final-Recipient: rfc822; late1@remote.example", text)
+        self.assertIn("Final-Recipient: rfc822; late4@remote.example", text)
+        self.assertNotIn("late2@remote.example", text)
+        self.assertNotIn("late3@remote.example", text)
+        self.assertEqual(text.count("Action: delayed"), 2, text)
+        self.assertNotIn("Action: failed", text)
+        self.assertIn("Status: 4.3.0", text)
+        self.assertIn("Will-Retry-Until:", text)
+        # Still queued: a warning is not a bounce.
+        self.assertIn("late1@remote.example", st.ctl("queue", "list").stdout)
 
 
 if __name__ == "__main__":

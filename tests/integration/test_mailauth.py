@@ -13,7 +13,7 @@ End to end (carterod on loopback, resolver = the Knot server):
   - SPF fails and the From domain publishes p=reject → 550 5.7.1 at the end of DATA;
   - a dkimpy-signed message with d= aligned to From → delivered with dmarc=pass in its
     Authentication-Results, and a forged Authentication-Results with our authserv-id removed;
-  - p=quarantine failure → X-Cartero-DMARC: quarantine.
+  - p=quarantine failure → X-Cartero-DMARC: quarantine, filed into Junk (spam filtering).
 """
 
 import collections
@@ -345,7 +345,8 @@ class EndToEnd(harness.CarteroTestCase):
             code, text = c.send_mail("x@quar.example", RCPT,
                                      message("boss@quar.example", "quar@example"))
         self.assertEqual(code, 250, text)
-        got = self.state.wait_msgid(RCPT, "quar@example")[0]
+        # Issue 4 spam filtering: p=quarantine is filed into Junk by default.
+        got = self.state.wait_msgid(RCPT, "quar@example", folder=".Junk")[0]
         self.assertIn(b"X-Cartero-DMARC: quarantine", got)
         self.assertIn(b"dmarc=fail", got)
 

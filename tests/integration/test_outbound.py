@@ -177,6 +177,8 @@ class MxLookup(harness.CarteroTestCase):
                        "('127.0.0.3', 4, 'out1.example.test', (SELECT id FROM ip_pools WHERE name='default'))")
             db.commit()
             db.close()
+            # An `mx:` pacing rule: matched against the MX host the transport looked up.
+            st.ctl("pacing", "add", "mx:*.remote.example", "--max-connections", "3")
             d = self.watch(Carterod(st, kinds=("smtp",), trusted_networks=("127.0.0.0/8",)))
             d.start()
             self.addCleanup(d.stop)
@@ -185,6 +187,11 @@ class MxLookup(harness.CarteroTestCase):
             self.assertGreaterEqual(down.connections, 1, "the preferred MX (10) was not tried first")
             self.assertEqual(msgs[0].peer[0], "127.0.0.3", "not sent from the pool's IP")
             self.assertEqual(msgs[0].helo, "out1.example.test", "EHLO is not the IP's PTR name")
+            import json
+            dests = json.loads(st.ctl("destinations", "--json").stdout)["destinations"]
+            remote = [x for x in dests if x["domain"] == "remote.example"]
+            self.assertEqual(len(remote), 1, dests)
+            self.assertEqual(remote[0]["max_connections"], 3, "the mx: rule does not apply")
             # Null MX: bounced at once, no connection anywhere.
             conns = up.connections + down.connections
             self.assertEqual(submit(d, ["x@nullmx.example"], "mx2@it.example"), {})

@@ -45,6 +45,8 @@ class Routing(harness.CarteroTestCase):
         st.ctl("ip", "add", "127.0.0.3", "--hostname", "b.example.test", "--pool", "b")
         st.ctl("route", "sender", "add", "x-sender.example", "b")
         st.ctl("route", "transport", "add", "one.example", f"127.0.0.1:{cls.one.port}")
+        st.ctl("route", "transport", "add", ".sub.example", f"127.0.0.1:{cls.one.port}")
+        st.ctl("route", "sender", "add", ".y-parent.example", "b")
         st.ctl("route", "transport", "add", "*", f"127.0.0.1:{cls.star.port}")
         st.ctl("route", "transport", "add", "paced.example", f"127.0.0.1:{cls.paced.port}")
         st.ctl("route", "transport", "add", "slow.example", f"127.0.0.1:{cls.slow.port}")
@@ -95,6 +97,26 @@ class Routing(harness.CarteroTestCase):
         listing = self.state.ctl("route", "transport", "list").stdout
         self.assertIn(f"*\t127.0.0.1:{self.star.port}\topportunistic\t-", listing)
         self.assertTrue(listing.startswith("*\t"), "the relayhost is listed first")
+
+    def test_subdomain_routes(self):
+        # ".sub.example": every subdomain of sub.example goes to sink 1, sub.example itself not;
+        # ".y-parent.example": senders at any subdomain of y-parent.example leave from pool b.
+        sender = "app@deep.y-parent.example"
+        self.assertEqual(submit(self.d, ["a@x.sub.example"], "sub1@it.example", sender=sender), {})
+        self.assertEqual(submit(self.d, ["b@sub.example"], "sub2@it.example", sender=sender), {})
+        self.assertEqual(submit(self.d, ["c@y.x.sub.example"], "sub3@it.example", sender=ROUTED), {})
+        harness.wait_until(lambda: with_id(self.one, "sub1@it.example") and with_id(self.star, "sub2@it.example")
+                           and with_id(self.one, "sub3@it.example"), 20,
+                           what="subdomains of sub.example at sink 1, sub.example itself at the '*' sink")
+        self.assertFalse(with_id(self.one, "sub2@it.example"), "the parent matched its subdomain route")
+        for msgid in ("sub1@it.example", "sub2@it.example"):
+            m = (with_id(self.one, msgid) or with_id(self.star, msgid))[0]
+            self.assertEqual(m.peer[0], "127.0.0.3", "the subdomain sender route did not pick pool b")
+        self.assertIn(".sub.example\t", self.state.ctl("route", "transport", "list").stdout)
+        for bad in ("..sub.example", ".", ".*.example"):
+            p = self.state.ctl("route", "transport", "add", bad, "127.0.0.1:25", check=False)
+            self.assertNotEqual(p.returncode, 0, f"{bad!r} accepted")
+            self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
 
     def test_messages_per_connection_2_makes_5_messages_use_3_connections(self):
         before = self.paced.connections

@@ -45,7 +45,8 @@ TEST_CASE("defaults come from the table", "[settings]") {
     CHECK(s.timeout_tls_handshake == 30s);
     CHECK(s.postmaster.empty());
     CHECK(s.log_level == cartero::log::level::info);
-    CHECK(settings_table().size() == 24);
+    CHECK(s.delay_warning_time == 4h);
+    CHECK(settings_table().size() == 25);
 }
 
 TEST_CASE("the rendered defaults file parses back to the defaults", "[settings]") {

@@ -162,3 +162,24 @@ TEST_CASE("pacing rules: add, update, list, remove; limits must be positive", "[
     CHECK(list_pacing_rules(db).size() == 1);
     CHECK(kind_of([&] { remove_pacing_rule(db, "gmail.com"); }) == kind::not_found);
 }
+
+TEST_CASE("subdomain routes: .domain for senders and transport destinations", "[sending_store]") {
+    cartero::test::temp_dir tmp;
+    config_db db(tmp.path("config.db"), true);
+    const std::string state = tmp.path("");
+    add_pool(db, "a");
+    CHECK(add_sender_route(db, ".Mail.Example", "a").sender == ".mail.example");
+    CHECK(add_sender_route(db, "mail.example", "a").sender == "mail.example"); // a different key
+    CHECK(kind_of([&] { add_sender_route(db, ".MAIL.example", "a"); }) == kind::conflict);
+    for (const char* bad : {".", "..x.example", ".*.example", ". x.example", ".@x.example"})
+        CHECK(kind_of([&] { add_sender_route(db, bad, "a"); }) == kind::invalid);
+    auto r = add_transport_route(db, state, {".Partner.Example", "relay.example", 25, false, "", ""});
+    CHECK(r.destination == ".partner.example");
+    add_transport_route(db, state, {"partner.example", "other.example", 25, false, "", ""});
+    for (const char* bad : {".", "..partner.example", ".*", ".bad host"})
+        CHECK(kind_of([&] { add_transport_route(db, state, {bad, "x.example", 25, false, "", ""}); }) ==
+              kind::invalid);
+    CHECK(list_transport_routes(db).size() == 2);
+    remove_transport_route(db, ".PARTNER.example");
+    CHECK(list_transport_routes(db).size() == 1);
+}

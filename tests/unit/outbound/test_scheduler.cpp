@@ -16,8 +16,11 @@ struct fake_transport : transport {
         std::function<void(std::vector<attempt_result>)> done;
     };
     std::vector<call> calls;
+    bool tell_mx = true;  // report the MX host at once, as smtp_transport does after its lookup
+    std::string mx_host;  // what it reports
     void deliver(delivery_job job, std::function<void(std::vector<attempt_result>)> done) override {
-        calls.push_back({std::move(job), std::move(done)});
+        calls.push_back({job, std::move(done)});
+        if (tell_mx && job.next_hop_known) job.next_hop_known(mx_host);
     }
     // Answers every recipient of call i with `r` (delivered when 2xx).
     void answer(std::size_t i, const reply& r, bool connection_failed = false) {
@@ -53,7 +56,7 @@ struct fixture {
                             [this](const outbound_message& m, const std::vector<recipient_outcome>& f) {
                                 bounces.emplace_back(m.id, f.size());
                             },
-                            {}, {}},
+                            {}, {}, {}},
             [this] { return now; }) {}
 
     std::shared_ptr<outbound_message> msg(std::string id, std::vector<std::string> rcpts,
@@ -230,4 +233,183 @@ TEST_CASE("new pacing rules apply to existing destinations at once") {
     CHECK(f.t.calls[2].job.items.size() == 1);
     CHECK(d[0].connections == 3);
     CHECK(d[0].queued == 0);
+}
+
+TEST_CASE("a transaction accepted mid-job is recorded at once, and not again at the job's end") {
+    fixture f({1, 0, 10});
+    f.s.add(f.msg("A", {"x@example.org"}));
+    f.s.add(f.msg("B", {"y@example.org"}));
+    f.s.tick();
+    REQUIRE(f.t.calls.size() == 1);
+    auto& job = f.t.calls[0].job;
+    REQUIRE(job.items.size() == 2);
+    REQUIRE(job.delivered_early);
+    attempt_result a;
+    a.row_id = job.items[0].msg->rcpts[0].row_id;
+    a.delivered = true;
+    a.answer = reply(250, "2.0.0", "Ok");
+    job.delivered_early({a});
+    REQUIRE(f.recorded.size() == 1); // persisted while B is still under way
+    CHECK(f.recorded[0].kind == outcome_kind::delivered);
+    CHECK(f.recorded[0].attempt.message_id == job.items[0].msg->id);
+    CHECK(f.recorded[0].attempt.recipient == job.items[0].msg->rcpts[0].address);
+    job.delivered_early({a}); // a repeat changes nothing
+    CHECK(f.recorded.size() == 1);
+    f.t.answer(0, reply(250, "2.0.0", "Ok"));
+    f.run();
+    REQUIRE(f.recorded.size() == 2); // only B now
+    CHECK(f.recorded[1].attempt.message_id == job.items[1].msg->id);
+    CHECK(f.s.pending_recipients() == 0);
+}
+
+TEST_CASE("a delay DSN once per recipient after delay_warning, as NOTIFY allows, never to <>") {
+    boost::asio::io_context io;
+    fake_transport t;
+    std::int64_t now = 1'000'000;
+    std::vector<std::pair<std::string, std::vector<std::string>>> delayed;
+    retry_settings rs;
+    rs.delay_warning = std::chrono::hours(1);
+    scheduler_hooks hooks;
+    hooks.delayed = [&](const outbound_message& m, const std::vector<recipient_outcome>& d) {
+        std::vector<std::string> who;
+        for (const auto& o : d) {
+            CHECK(o.kind == outcome_kind::deferred);
+            who.push_back(o.attempt.recipient);
+        }
+        delayed.emplace_back(m.id, who);
+    };
+    scheduler s(io.get_executor(), t, pacing_table({10, 0, 10}), retry_schedule(rs), hooks,
+                [&] { return now; });
+    auto make = [&](std::string id, std::string from) {
+        auto m = std::make_shared<outbound_message>();
+        m->id = id;
+        m->mail_from = from;
+        m->received_at = now;
+        m->body = std::make_shared<const std::string>("Subject: t\r\n\r\nx\r\n");
+        std::int64_t row = id == "A" ? 10 : 20;
+        for (std::string notify : {"", "DELAY,FAILURE", "failure", "NEVER"})
+            m->rcpts.push_back({++row, "r" + std::to_string(row) + "@example.org", "", 0, 0, notify, ""});
+        return m;
+    };
+    s.add(make("A", "sender@example.com"));
+    s.add(make("B", "")); // a DSN itself: never reported on
+    auto defer_all = [&] {
+        s.tick();
+        REQUIRE(!t.calls.empty());
+        t.answer(t.calls.size() - 1, reply(451, "4.3.0", "Try later"));
+        io.restart();
+        io.poll();
+    };
+    defer_all(); // at arrival: too young for a warning
+    CHECK(delayed.empty());
+    now += 3600;
+    s.retry_now("A");
+    s.retry_now("B");
+    defer_all();
+    REQUIRE(delayed.size() == 1);
+    CHECK(delayed[0].first == "A");
+    CHECK(delayed[0].second == std::vector<std::string>{"r11@example.org", "r12@example.org"});
+    now += 3600;
+    s.retry_now("A");
+    defer_all(); // told already: not again
+    CHECK(delayed.size() == 1);
+}
+
+TEST_CASE("delay_warning 0: no delay DSN however old the message") {
+    boost::asio::io_context io;
+    fake_transport t;
+    std::int64_t now = 1'000'000;
+    int delayed = 0;
+    scheduler_hooks hooks;
+    hooks.delayed = [&](const outbound_message&, const std::vector<recipient_outcome>&) { ++delayed; };
+    scheduler s(io.get_executor(), t, pacing_table({10, 0, 10}), retry_schedule(), hooks,
+                [&] { return now; });
+    auto m = std::make_shared<outbound_message>();
+    m->id = "A";
+    m->mail_from = "sender@example.com";
+    m->received_at = now - 4 * 86400;
+    m->rcpts.push_back({1, "x@example.org", "", 0, 0, "DELAY", ""});
+    s.add(m);
+    s.tick();
+    REQUIRE(t.calls.size() == 1);
+    t.answer(0, reply(451, "4.3.0", "Try later"));
+    io.restart();
+    io.poll();
+    CHECK(delayed == 0);
+}
+
+TEST_CASE("mx: pacing rules apply once the transport names the MX host; one probe until then") {
+    for (std::string mx : {"mx1.mx.example.net", "mx.elsewhere.example"}) {
+        boost::asio::io_context io;
+        fake_transport t;
+        t.tell_mx = false;
+        std::int64_t now = 1'000'000;
+        pacing_table pacing({5, 0, 1}); // one message per connection: 4 messages, 4 connections
+        pacing.set_rules({{"mx:*.mx.example.net", 2, std::nullopt, std::nullopt, "test"}});
+        scheduler s(io.get_executor(), t, pacing, retry_schedule(), scheduler_hooks{},
+                    [&] { return now; });
+        for (int i = 0; i < 4; ++i) {
+            auto m = std::make_shared<outbound_message>();
+            m->id = "M" + std::to_string(i);
+            m->mail_from = "a@example.com";
+            m->received_at = now;
+            m->rcpts.push_back({i + 1, "x" + std::to_string(i) + "@hosted.example", "", 0, 0, "", ""});
+            s.add(m);
+        }
+        s.tick();
+        REQUIRE(t.calls.size() == 1); // the probe: the MX host is not known yet
+        t.calls[0].job.next_hop_known(mx);
+        io.restart();
+        io.poll();
+        auto v = s.destinations();
+        REQUIRE(v.size() == 1);
+        if (mx == "mx1.mx.example.net") {
+            CHECK(v[0].limits.max_connections == 2); // the mx: rule
+            CHECK(t.calls.size() == 2);
+        } else {
+            CHECK(v[0].limits.max_connections == 5); // no rule matches that MX host
+            CHECK(t.calls.size() == 4);
+        }
+    }
+}
+
+TEST_CASE("a connection is reused: refill hands it more mail, a parked one is woken for new work") {
+    fixture f({1, 0, 3}); // one connection, three messages per connection
+    f.s.add(f.msg("A", {"x@example.org"}));
+    f.s.tick();
+    REQUIRE(f.t.calls.size() == 1);
+    auto& job = f.t.calls[0].job;
+    REQUIRE(job.refill);
+    REQUIRE(job.park);
+    CHECK(job.refill().empty()); // nothing more yet
+    bool woken = false;
+    auto wake = std::make_shared<std::function<void()>>([&] { woken = true; });
+    job.park(wake);
+    f.s.add(f.msg("B", {"y@example.org"}));
+    f.s.add(f.msg("C", {"z@example.org"}));
+    f.s.add(f.msg("D", {"w@example.org"}));
+    f.s.tick();
+    CHECK(woken);                    // the parked connection is told, no new connection opens
+    CHECK(f.t.calls.size() == 1);
+    auto more = job.refill();
+    REQUIRE(more.size() == 2);       // B and C: A + 2 = its cap of 3
+    CHECK(job.refill().empty());     // cap reached: D waits for another connection
+    // The transport reports every recipient it carried, the refilled ones too.
+    std::vector<attempt_result> r;
+    for (const auto* item : {&job.items[0], &more[0], &more[1]}) {
+        attempt_result a;
+        a.row_id = item->msg->rcpts[item->rcpts[0]].row_id;
+        a.delivered = true;
+        a.answer = reply(250, "2.0.0", "Ok");
+        r.push_back(a);
+    }
+    f.t.calls[0].done(r);
+    f.run();
+    CHECK(f.recorded.size() == 3);
+    REQUIRE(f.t.calls.size() == 2);  // D on the next connection
+    CHECK(f.t.calls[1].job.items.size() == 1);
+    wake.reset();                    // an expired registration is skipped
+    f.s.add(f.msg("E", {"v@example.org"}));
+    f.s.tick();
+    CHECK(f.t.calls.size() == 2);    // the connection is busy (limit 1): E waits in the queue
 }
