@@ -113,6 +113,16 @@ class Greylist(harness.CarteroTestCase):
             self.assertNotEqual(p.returncode, 0, bad)
             self.assertTrue(p.stderr.strip(), bad)
         self.assertIn(f"{DOM}\ton\t2\t", st.ctl("greylist", "list").stdout)
+        # carterod notices the re-enable within about a second: fresh triplets (each from its
+        # own /24, so no auto-whitelist) are greylisted again before the next test starts.
+        codes = []
+        for i in range(10):
+            codes.append(attempt(self.d, f"127.0.{80 + i}.10", f"gus{i}@remote.example", RCPT,
+                                 data=False)[0])
+            if codes[-1] == 451:
+                break
+            time.sleep(0.5)
+        self.assertEqual(codes[-1], 451, codes)
 
 
 if __name__ == "__main__":
