@@ -5,6 +5,7 @@
 #include "core/address_norm.hpp"
 #include "core/daemon_settings.hpp"
 #include "core/filter_snapshot.hpp"
+#include "core/log.hpp"
 
 #include <re2/re2.h>
 #include <sqlite3.h>
@@ -563,6 +564,9 @@ std::shared_ptr<const filter_snapshot> load_filter_snapshot(sqlite3* db) {
             snap->zones.push_back(std::move(z));
         }
     }
+    // A row another writer stored that carterod cannot use (e.g. a regex written straight into
+    // config.db) is skipped; say so on every load, or the admin never learns why it is ignored.
+    for (const auto& p : snap->problems) log::warn("spam_filter_row_skipped", {{"problem", p}});
     return snap;
 }
 

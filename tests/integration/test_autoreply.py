@@ -9,6 +9,8 @@
     with From, To, Subject, Auto-Submitted, In-Reply-To and References as RFC 3834 asks;
   - the skip rules hold on the wire: null sender, Auto-Submitted, List-*, Precedence, system
     senders, Bcc (not in To/Cc), outside start..end — none of them gets a reply;
+  - mail our own spam filter flags (a carteroctl header rule above the junk threshold) lands in
+    the mailbox's .Junk and gets no reply, while a clean message from the next sender does;
   - carteroctl autoreply set/show/list/clear, and bad input leaves config.db unchanged.
 """
 
@@ -74,6 +76,9 @@ class Autoreply(harness.CarteroTestCase):
             if subject:
                 args += ["--subject", subject]
             cls.state.ctl(*args)
+        # score 10: X-Spam-Flag: YES and Junk (junk threshold 6), not rejected (15)
+        cls.state.ctl("spam", "rule", "add", "PILLS", "--header", "subject",
+                      "--pattern", "(?i)miracle pills", "--score", "10")
         cls.d = Carterod(cls.state, kinds=("smtp",), relayhost=f"127.0.0.1:{cls.sink.port}")
         cls.daemons = [cls.d]
         cls.d.start()
@@ -174,6 +179,22 @@ class Autoreply(harness.CarteroTestCase):
         for reason in ("auto-submitted", "list mail", "precedence bulk/list/junk",
                        "system sender", "mailbox not in To/Cc"):
             self.assertIn(f'reason="{reason}"' if " " in reason else f"reason={reason}", log)
+
+    def test_spam_flagged_by_our_filter_no_reply(self):
+        spam_id = send(self.d, "spammer@remote.example", C, subject="Miracle pills for you")
+        # Judged in order: once the clean message's reply is at the sink, the spam was judged.
+        send(self.d, "clean@remote.example", C, subject="Tea on Friday?")
+        harness.wait_until(lambda: self.sink_replies_to("clean@remote.example"), 20,
+                           what="the clean message's reply")
+        raw = self.state.wait_msgid(C, spam_id, folder=".Junk")[0]
+        self.assertIn(b"X-Spam-Flag: YES", raw.split(b"\r\n\r\n", 1)[0])
+        self.assertEqual(self.state.with_msgid(C, spam_id), [], "the spam is in INBOX too")
+        time.sleep(0.5)
+        self.assertEqual(len(self.sink_replies_to("clean@remote.example")), 1)
+        self.assertEqual(self.sink_replies_to("spammer@remote.example"), [],
+                         "a reply to mail our filter flagged as spam")
+        self.assertRegex(self.d.log(), r"event=autoreply_skipped\b.*\bto=spammer@remote\.example\b"
+                                       r".*\breason=spam\b")
 
     def test_outside_start_end_no_reply(self):
         self.state.add_mailbox(f"later@{B_DOM}", "pw-l")

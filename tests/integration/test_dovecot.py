@@ -8,6 +8,10 @@ uid 8) and carterod runs under `setpriv --reuid/--regid --clear-groups` as that 
 Maildirs it creates belong to it; Dovecot (started as root, as on the appliance) uses
 mail_uid/first_valid_uid = that uid. Not root: everything runs as the current user and the
 login processes are not chrooted. Exit status 77 (CTest: skipped) when Dovecot is not installed.
+
+Spam: a header rule (carteroctl spam rule add, score above the junk threshold) files a message
+for bob into Maildir++ .Junk; over IMAP bob sees the folder "Junk" (\\Junk) holding it, and
+INBOX does not.
 """
 
 import grp
@@ -28,6 +32,8 @@ from harness import DOMAIN, HOST, SMTPClient, make_message, ssl_client_context
 
 ALICE = f"alice@{DOMAIN}"
 PW = "Alice's p4ss w0rd"
+BOB, BOB_PW = f"bob@{DOMAIN}", "bob-pw"
+SPAM_ID = "<spam-for-junk@it.example>"
 QUOTA_KIB = 1024  # --quota 1M
 TEMPLATES = os.path.join(harness.REPO, "rootfs", "dovecot")
 
@@ -48,7 +54,7 @@ class Dovecot(harness.CarteroTestCase):
     @classmethod
     def setUpClass(cls):
         cls.daemons = []
-        cls.state = harness.StateDir(mailboxes={ALICE: (PW, "1M"), f"bob@{DOMAIN}": "bob-pw"})
+        cls.state = harness.StateDir(mailboxes={ALICE: (PW, "1M"), BOB: BOB_PW})
         try:
             cls._setup()
         except Exception:
@@ -61,6 +67,9 @@ class Dovecot(harness.CarteroTestCase):
         cls.user, cls.uid, cls.gid = harness.mail_user()
         root = os.geteuid() == 0
         os.chmod(st.tmp, 0o755)
+        # score 10: above the junk threshold (6), below the reject threshold (15)
+        st.ctl("spam", "rule", "add", "JUNKME", "--header", "subject", "--pattern", "(?i)buy now",
+               "--score", "10")
         if root:
             st.chown(cls.uid, cls.gid)
         cls.d = harness.Carterod(st, kinds=("smtp",), run_as=(cls.uid, cls.gid) if root else None)
@@ -78,6 +87,16 @@ class Dovecot(harness.CarteroTestCase):
         if code != 250:
             raise AssertionError(f"carterod refused the message for Dovecot: {code} {text!r}")
         st.wait_msgid(ALICE, cls.msgid)
+        c = SMTPClient(cls.d.smtp)
+        try:
+            c.ehlo()
+            code, text = c.send_mail("sender@remote.example", [BOB],
+                                     make_message(SPAM_ID, subject="BUY NOW cheap", to=BOB))
+        finally:
+            c.close()
+        if code != 250:
+            raise AssertionError(f"carterod refused the spam message: {code} {text!r}")
+        st.wait_msgid(BOB, SPAM_ID, folder=".Junk")
         # carterod's own maildirsize, before Dovecot ever touches (or recreates) it
         time.sleep(0.5)
         try:
@@ -186,6 +205,28 @@ class Dovecot(harness.CarteroTestCase):
         typ, data = m.list()
         junk = [l for l in data if l and b"Junk" in l]
         self.assertTrue(junk and b"\\Junk" in junk[0], f"LIST has no Junk folder with \\Junk: {data}")
+
+    def test_spam_lands_in_junk_over_imap(self):
+        m = self.imap()
+        m.login(BOB, BOB_PW)
+        typ, data = m.list()
+        self.assertEqual(typ, "OK")
+        names = [re.search(rb'"?([^" ]+)"?$', l).group(1) for l in data if l]
+        self.assertIn(b"Junk", names, f"LIST: {data}")
+        typ, data = m.select("Junk", readonly=True)
+        self.assertEqual((typ, data[0]), ("OK", b"1"), f"SELECT Junk: {typ} {data}")
+        typ, data = m.search(None, "ALL")
+        self.assertEqual(len(data[0].split()), 1, f"SEARCH ALL in Junk: {data}")
+        typ, data = m.fetch("1", "(BODY.PEEK[HEADER])")
+        self.assertEqual(typ, "OK")
+        head = data[0][1]
+        self.assertIn(SPAM_ID.encode(), head)
+        self.assertIn(b"X-Spam-Flag: YES", head)
+        self.assertIn(b"RULE_JUNKME", head)
+        typ, data = m.select("INBOX", readonly=True)
+        self.assertEqual(typ, "OK", data)
+        typ, data = m.search(None, "HEADER", "Message-ID", SPAM_ID)
+        self.assertEqual(data[0].split(), [], "the spam message is also in INBOX")
 
     def test_carterod_wrote_maildirsize(self):
         self.assertIsNotNone(self.carterod_maildirsize, "carterod did not write maildirsize on delivery")

@@ -8,11 +8,14 @@ one that does not leaves mail in INBOX; a body rule on a base64 part reaches the
 threshold (550 5.7.1 naming the rule) and does not match other text; a DNSBL hit from
 127.0.0.2 and none from 127.0.0.1; DMARC p=reject → 550 by default and → Junk for a domain set
 to junk; p=quarantine → Junk; allow and block lists; a rule added while carterod runs is used
-within a second or two; carteroctl refuses a bad and a huge regex and leaves config.db unchanged.
+within a second or two; carteroctl refuses a bad and a huge regex and leaves config.db unchanged;
+rows written straight into config.db that carterod cannot use (a regex RE2 refuses, a DNSBL
+match that is no CIDR) are skipped with one warning line each per load, and the rest still works.
 """
 
 import base64
 import os
+import re
 import socket
 import sqlite3
 import unittest
@@ -239,6 +242,49 @@ class Spam(harness.CarteroTestCase):
         listing = self.state.ctl("spam", "rule", "list").stdout
         self.assertNotIn("BAD", listing)
         self.assertNotIn("HUGE", listing)
+
+    def test_unusable_rows_written_into_config_db_are_logged(self):
+        db = os.path.join(self.state.path, "config.db")
+        offset = len(self.d.log())
+        con = sqlite3.connect(db, timeout=10)
+        try:
+            with con:  # one transaction: one change, one reload
+                con.execute("INSERT INTO spam_rules (name, target, header_name, pattern, score)"
+                            " VALUES ('RAWBAD', 'header', 'subject', '(unclosed', 50)")
+                con.execute("INSERT INTO dnsbl_zones (zone, list, weight, match)"
+                            " VALUES ('raw.example', 'block', 3, '1.2.3.4/99')")
+        finally:
+            con.close()
+        self.addCleanup(self._delete_raw_rows, db)
+        rule_re = (r"(?m)^.*level=warning event=spam_filter_row_skipped "
+                   r"problem=\"rule RAWBAD skipped: the pattern does not compile\b.*$")
+        zone_re = (r"(?m)^.*level=warning event=spam_filter_row_skipped "
+                   r"problem=\"zone raw\.example skipped: .*$")
+        new = lambda: self.d.log()[offset:]  # noqa: E731
+        harness.wait_until(lambda: re.search(r"event=config_reloaded\b", new()), 10,
+                           what="carterod reloading config.db")
+        log = new()
+        reloads = len(re.findall(r"event=config_reloaded\b", log))
+        self.assertEqual(len(re.findall(rule_re, log)), reloads, log[-2000:])
+        self.assertEqual(len(re.findall(zone_re, log)), reloads, log[-2000:])
+        self.assertEqual(self.d.log()[:offset].count("RAWBAD"), 0)
+        # The other rules still apply, the skipped one never does; carterod keeps running.
+        code, text = self.send(message("rawbad@t", subject="(unclosed FREE money"))
+        self.assertEqual(code, 250, text)  # RAWBAD's 50 points would reject
+        h = head(self.junk(U1, "rawbad@t"))
+        self.assertIn("RULE_MONEY", h)
+        self.assertNotIn("RAWBAD", h)
+        self.assertTrue(self.d.running())
+
+    @staticmethod
+    def _delete_raw_rows(db):
+        con = sqlite3.connect(db, timeout=10)
+        try:
+            with con:
+                con.execute("DELETE FROM spam_rules WHERE name = 'RAWBAD'")
+                con.execute("DELETE FROM dnsbl_zones WHERE zone = 'raw.example'")
+        finally:
+            con.close()
 
 
 if __name__ == "__main__":
