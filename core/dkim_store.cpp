@@ -8,6 +8,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <system_error>
 #include <unistd.h>
 
 namespace cartero::config {
@@ -117,6 +119,21 @@ std::int64_t domain_id(sqlite3* db, const std::string& name) {
     return s.i64(0);
 }
 
+// The directory holding config.db, i.e. the state dir ("" for an in-memory database). SQLite
+// reports the main database's file name as an absolute path.
+std::string db_dir(sqlite3* db) {
+    const char* f = sqlite3_db_filename(db, "main");
+    if (!f || !*f) return {};
+    return std::filesystem::path(f).parent_path().string();
+}
+
+// Rows store key paths relative to the state dir so that a state dir can be moved (or copied
+// into an image) as a whole; rows written before that hold absolute paths, used as they are.
+std::string resolve_key_path(const std::string& base, const std::string& stored) {
+    if (base.empty() || stored.empty() || stored.front() == '/') return stored;
+    return base + "/" + stored;
+}
+
 std::vector<dkim_key_row> select_keys(sqlite3* db, const std::string& domain,
                                       const std::string& selector) {
     stmt s(db, "SELECT d.name, k.selector, k.algorithm, k.private_key_path, k.public_key, "
@@ -124,10 +141,11 @@ std::vector<dkim_key_row> select_keys(sqlite3* db, const std::string& domain,
                "WHERE (?1 = '' OR d.name = ?1) AND (?2 = '' OR k.selector = ?2) "
                "ORDER BY d.name, k.selector");
     s.bind(1, domain).bind(2, selector);
+    const std::string base = db_dir(db);
     std::vector<dkim_key_row> out;
     while (s.step())
-        out.push_back(
-            {s.text(0), s.text(1), s.text(2), s.text(3), s.text(4), s.i64(5) != 0, s.i64(6)});
+        out.push_back({s.text(0), s.text(1), s.text(2), resolve_key_path(base, s.text(3)),
+                       s.text(4), s.i64(5) != 0, s.i64(6)});
     return out;
 }
 
@@ -155,7 +173,14 @@ dkim_key_row generate_dkim_key(config_db& db, const std::string& state_dir, std:
     } catch (const std::exception& e) {
         fail(kind::storage, e.what());
     }
-    std::string path = state_dir + "/dkim/" + d + "/" + s + ".key";
+    std::string rel = "dkim/" + d + "/" + s + ".key";
+    std::string path = state_dir + "/" + rel;
+    // Stored relative when state_dir is where config.db lives (always, for carteroctl and the
+    // panel); otherwise the relative form would not resolve, so the absolute one is kept.
+    std::error_code ec;
+    const std::string base = db_dir(h);
+    const std::string stored =
+        !base.empty() && std::filesystem::equivalent(state_dir, base, ec) ? rel : path;
     try {
         dkim::write_private_key(path, key.private_key_pem);
     } catch (const std::exception& e) {
@@ -167,7 +192,7 @@ dkim_key_row generate_dkim_key(config_db& db, const std::string& state_dir, std:
         ins.bind(1, id)
             .bind(2, s)
             .bind(3, dkim::to_string(alg))
-            .bind(4, path)
+            .bind(4, stored)
             .bind(5, key.public_key_b64);
         ins.step();
         auto rows = select_keys(h, d, s);

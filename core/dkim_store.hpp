@@ -12,13 +12,18 @@
 namespace cartero::config {
 
 struct dkim_key_row {
+    // private_key_path is ready to open: config.db stores it relative to the state dir (the
+    // directory holding config.db) and it is resolved against that directory when read; an
+    // absolute path in an older row is returned unchanged.
     std::string domain, selector, algorithm, private_key_path, public_key;
     bool active = true;
     std::int64_t created_at = 0;
 };
 
 // Generates a key for a local domain, writes <state_dir>/dkim/<domain>/<selector>.key (0600),
-// inserts the row (one transaction; the file is removed again if the insert fails).
+// inserts the row (one transaction; the file is removed again if the insert fails). The row
+// holds "dkim/<domain>/<selector>.key", relative to state_dir, which must be config.db's
+// directory (if it is not, the absolute path is stored).
 // The domain is normalised (IDNA A-label); the selector is lower-cased and must then be 1-63
 // characters of [a-z0-9-], not starting or ending with '-' (it becomes a DNS label,
 // RFC 6376 §3.1). Errors (config_error): unknown domain (invalid/not_found, saying how to add

@@ -39,7 +39,8 @@ std::string default_static_dir() {
 
 int main(int argc, char** argv) {
     using namespace cartero;
-    std::string state_dir, listen = "0.0.0.0:443", redirect, static_dir;
+    std::string state_dir, static_dir;
+    std::vector<std::string> listen, redirect;
     webui::panel_config cfg;
     int threads = 8;
     CLI::App app{"cartero-panel: the Cartero admin panel (HTTPS, JSON API, static front end)",
@@ -47,8 +48,14 @@ int main(int argc, char** argv) {
     app.add_option("--state-dir", state_dir, "state directory (config.db, carterod.conf, tls/)")
         ->required()
         ->envname("CARTERO_STATE_DIR");
-    app.add_option("--listen", listen, "HTTPS address ADDR:PORT (default 0.0.0.0:443)");
-    app.add_option("--redirect-listen", redirect, "plain-HTTP ADDR:PORT that only redirects to HTTPS");
+    // Repeatable: several addresses, e.g. 0.0.0.0:443 and [::]:443 (IPv6 needs a CivetWeb built
+    // with USE_IPV6; server.cpp refuses it otherwise).
+    app.add_option("--listen", listen,
+                   "HTTPS address ADDR:PORT or [IPV6]:PORT, repeatable (default 0.0.0.0:443)")
+        ->allow_extra_args(false);
+    app.add_option("--redirect-listen", redirect,
+                   "plain-HTTP ADDR:PORT or [IPV6]:PORT that only redirects to HTTPS, repeatable")
+        ->allow_extra_args(false);
     app.add_option("--static-dir", static_dir, "the front end's files");
     app.add_option("--threads", threads, "worker threads (default 8)")->check(CLI::Range(2, 64));
     app.add_option("--login-max-failures-account", cfg.account_throttle.max_failures,
@@ -89,7 +96,7 @@ int main(int argc, char** argv) {
         cfg.resolver = ds.resolver;
         cfg.static_dir = static_dir.empty() ? default_static_dir() : static_dir;
         webui::server_settings ss;
-        ss.listen = listen;
+        ss.listen = listen.empty() ? std::vector<std::string>{"0.0.0.0:443"} : listen;
         ss.redirect_listen = redirect;
         ss.tls_certificate = under(state_dir, ds.tls_certificate);
         ss.tls_key = under(state_dir, ds.tls_key);

@@ -6,6 +6,7 @@
 #include <civetweb.h>
 #include <openssl/ssl.h>
 
+#include <cctype>
 #include <chrono>
 #include <stdexcept>
 #include <thread>
@@ -125,18 +126,40 @@ int init_ssl(void* ssl_ctx, void* user_data) {
     return 1; // done: CivetWeb loads no certificate itself
 }
 
-std::pair<std::string, int> split_host_port(const std::string& s, const char* what) {
+struct host_port {
+    std::string host; // without brackets
+    int port = 0;
+    std::string civetweb() const {
+        return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+               std::to_string(port);
+    }
+};
+
+// "ADDR:PORT" or "[ADDR]:PORT"; a bare IPv6 address ("::1:443") is split at its last colon.
+host_port split_host_port(const std::string& s, const char* what) {
+    auto bad = [&](const char* why) {
+        return std::runtime_error(std::string(what) + ": \"" + s + "\" " + why);
+    };
     auto colon = s.rfind(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == s.size())
-        throw std::runtime_error(std::string(what) + ": \"" + s + "\" is not ADDR:PORT");
-    int port = 0;
-    try {
-        port = std::stoi(s.substr(colon + 1));
-    } catch (const std::exception&) {
-        port = 0;
+        throw bad("is not ADDR:PORT");
+    std::string host = s.substr(0, colon);
+    if (host.front() == '[' || host.back() == ']') {
+        if (host.size() < 3 || host.front() != '[' || host.back() != ']' ||
+            host.find_first_of("[]", 1) != host.size() - 1)
+            throw bad("is not [ADDR]:PORT");
+        host = host.substr(1, host.size() - 2);
     }
-    if (port <= 0 || port > 65535) throw std::runtime_error(std::string(what) + ": bad port in \"" + s + "\"");
-    return {s.substr(0, colon), port};
+    // Only name/address bytes: a ',' would smuggle another listener into CivetWeb's list.
+    for (char c : host)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != ':' && c != '-')
+            throw bad("has a bad address");
+    int port = 0;
+    const std::string digits = s.substr(colon + 1);
+    if (digits.size() <= 5 && digits.find_first_not_of("0123456789") == std::string::npos)
+        port = std::stoi(digits);
+    if (port <= 0 || port > 65535) throw bad("has a bad port");
+    return {host, port};
 }
 
 } // namespace
@@ -165,21 +188,31 @@ std::string redirect_target(std::string_view host_header, std::string_view fallb
     return out;
 }
 
+std::string listening_ports(const server_settings& s) {
+    if (s.listen.empty()) throw std::runtime_error("--listen: no HTTPS address given");
+    std::string ports;
+    for (const auto& a : s.listen)
+        ports += (ports.empty() ? "" : ",") + split_host_port(a, "--listen").civetweb() + "s";
+    for (const auto& a : s.redirect_listen)
+        ports += "," + split_host_port(a, "--redirect-listen").civetweb();
+    return ports;
+}
+
 void run_server(const panel_app& app, const server_settings& s, const volatile bool& stop) {
     if (!mg_check_feature(MG_FEATURES_TLS))
         throw std::runtime_error("this CivetWeb was built without TLS support");
+    const std::string ports = listening_ports(s);
+    // Debian's libcivetweb1 (1.15) is built without USE_IPV6: it would refuse "[::]:443" only
+    // as an "invalid port spec" in the log, so say what is actually missing.
+    if (ports.find('[') != std::string::npos && !mg_check_feature(MG_FEATURES_IPV6))
+        throw std::runtime_error("cannot listen on an IPv6 address (" + ports +
+                                 "): this CivetWeb was built without IPv6 support (USE_IPV6)");
     mg_init_library(MG_FEATURES_TLS);
 
     context ctx{&app, &s, 0, "", ""};
-    auto [host, port] = split_host_port(s.listen, "--listen");
-    ctx.https_port = port;
-    ctx.https_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-    std::string ports = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
-                        std::to_string(port) + "s";
-    if (!s.redirect_listen.empty()) {
-        auto [rh, rp] = split_host_port(s.redirect_listen, "--redirect-listen");
-        ports += "," + (rh.find(':') != std::string::npos ? "[" + rh + "]" : rh) + ":" + std::to_string(rp);
-    }
+    const auto first = split_host_port(s.listen.front(), "--listen");
+    ctx.https_port = first.port;
+    ctx.https_host = first.host.find(':') != std::string::npos ? "[" + first.host + "]" : first.host;
     const std::string threads = std::to_string(s.threads);
     const char* options[] = {"listening_ports", ports.c_str(),
                              "num_threads", threads.c_str(),
@@ -202,7 +235,12 @@ void run_server(const panel_app& app, const server_settings& s, const volatile b
                                                         : ": " + ctx.tls_error));
     }
     mg_set_request_handler(mg, "/", &handle_request, &ctx);
-    log::info("panel_listening", {{"listen", s.listen}, {"redirect", s.redirect_listen}});
+    auto joined = [](const std::vector<std::string>& v) {
+        std::string out;
+        for (const auto& a : v) out += (out.empty() ? "" : ",") + a;
+        return out;
+    };
+    log::info("panel_listening", {{"listen", joined(s.listen)}, {"redirect", joined(s.redirect_listen)}});
     while (!stop) std::this_thread::sleep_for(std::chrono::milliseconds(200));
     mg_stop(mg);
     mg_exit_library();

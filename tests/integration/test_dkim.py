@@ -11,19 +11,24 @@ held against dkimpy, an independent implementation, on a generated corpus:
 
 Every case must agree; the summary line gives the corpus size and the agreement count.
 Also end to end: `carteroctl dkim generate` prints a record that, with the key file it wrote,
-signs a message dkimpy verifies.
+signs a message dkimpy verifies; config.db names the key file relative to the state dir, so a
+state dir moved elsewhere (as image/build does) still signs: carterod run from the new place
+DKIM-signs outbound mail that dkimpy verifies.
 """
 
 import base64
 import itertools
 import os
 import re
+import smtplib
+import sqlite3
 import subprocess
 import tempfile
 import time
 import unittest
 
 import harness
+from smtp_sink import SmtpSink
 
 try:
     import dkim  # python3-dkim (dkimpy)
@@ -308,6 +313,38 @@ class CarteroctlDKIM(unittest.TestCase):
             # listed, and `dkim record` prints the same line again
             self.assertIn(f"{DOMAIN}\t{selector}\t{alg}-sha256\tactive", st.ctl("dkim", "list").stdout)
             self.assertEqual(st.ctl("dkim", "record", DOMAIN, selector).stdout.strip(), out)
+
+    def test_moved_state_dir_still_signs(self):
+        sender = f"app@{DOMAIN}"
+        st = harness.StateDir(domains=(DOMAIN,), mailboxes={sender: "pw-app"})
+        self.addCleanup(st.cleanup)
+        st.ctl("dkim", "generate", DOMAIN, "--selector", "mv1")
+        db = sqlite3.connect(os.path.join(st.path, "config.db"))
+        stored = [r[0] for r in db.execute("SELECT private_key_path FROM dkim_keys")]
+        db.close()
+        self.assertEqual(stored, [f"dkim/{DOMAIN}/mv1.key"])
+        out = st.ctl("dkim", "record", DOMAIN, "mv1").stdout
+        record = "".join(out[out.index("(") + 1:out.rindex(")")].split('"')[1::2]).encode()
+        # Move the whole state dir; nothing is left at the old place.
+        moved = os.path.join(st.tmp, "moved")
+        os.rename(st.path, moved)
+        st.path = moved
+        sink = SmtpSink(host="127.0.0.1").start()
+        self.addCleanup(sink.stop)
+        d = harness.Carterod(st, kinds=("smtp",), trusted_networks=("127.0.0.0/8",),
+                             relayhost=f"127.0.0.1:{sink.port}")
+        d.start()
+        self.addCleanup(d.stop)
+        msg = harness.make_message("<moved1@it.example>", sender=sender, to="friend@remote.example",
+                                   body="signed from the moved state dir\r\n")
+        with smtplib.SMTP(harness.HOST, d.smtp, timeout=20) as s:
+            self.assertEqual(s.sendmail(sender, ["friend@remote.example"], msg), {})
+        m = [x for x in sink.wait_messages(1) if b"moved1@it.example" in x.data][0]
+        self.assertTrue(m.data.startswith(b"DKIM-Signature:"), (m.data[:200], d.log()[-2000:]))
+        self.assertRegex(m.data.split(b"\r\n\r\n", 1)[0], rb"\bs=mv1\b")
+        self.assertTrue(dkim.verify(m.data, dnsfunc=lambda name, timeout=5: record),
+                        "dkimpy does not verify the signature made with the moved key")
+        self.assertNotIn("dkim_key_unreadable", d.log())
 
     def test_errors_change_nothing(self):
         st = harness.StateDir(domains=(DOMAIN,))

@@ -628,5 +628,76 @@ class PanelWithoutCarterod(harness.CarteroTestCase):
             st.cleanup()
 
 
+class PanelListeners(harness.CarteroTestCase):
+    """--listen repeats (several HTTPS addresses, the appliance's IPv4 + IPv6 pair); an IPv6
+    address is served on [::1], or — with a CivetWeb built without IPv6, as Debian's is — refused
+    at start with a message saying so, never half-started; bad addresses name the flag."""
+
+    @staticmethod
+    def get(host, port):
+        c = http.client.HTTPSConnection(host, port, context=harness.ssl_client_context(), timeout=10)
+        try:
+            c.request("GET", "/")
+            r = c.getresponse()
+            r.read()
+            return r.status
+        finally:
+            c.close()
+
+    def run_panel(self, st, *listen):
+        cmd = [panel_binary(), "--state-dir", st.path]
+        for a in listen:
+            cmd += ["--listen", a]
+        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+    def stop(self, proc):
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=10)
+
+    def test_repeated_listen_serves_every_address(self):
+        st = StateDir(domains=(DOMAIN,))
+        self.addCleanup(st.cleanup)
+        second = harness.free_port()
+        p = Panel(st, extra=("--listen", f"127.0.0.2:{second}"))
+        self.addCleanup(p.stop)
+        harness.wait_until(lambda: harness.port_open(second, "127.0.0.2"), 10, what="second listener")
+        self.assertEqual(self.get("127.0.0.1", p.port), 200)
+        self.assertEqual(self.get("127.0.0.2", second), 200)
+
+    def test_ipv6_listener_served_or_refused_clearly(self):
+        st = StateDir(domains=(DOMAIN,))
+        self.addCleanup(st.cleanup)
+        port = harness.free_port()
+        proc = self.run_panel(st, f"127.0.0.1:{port}", f"[::1]:{port}")
+        self.addCleanup(self.stop, proc)
+        harness.wait_until(lambda: harness.port_open(port) or proc.poll() is not None, 10,
+                           what="cartero-panel listening or exiting")
+        if proc.poll() is not None:
+            _, err = proc.communicate(timeout=5)
+            self.assertEqual(proc.returncode, 1, err)
+            self.assertIn("without IPv6 support", err)
+            self.assertFalse(harness.port_open(port), "nothing may stay listening")
+            print("  (this CivetWeb has no IPv6: the panel refused [::1] at start, as it should)")
+            return
+        harness.wait_until(lambda: harness.port_open(port, "::1"), 10, what="[::1] listener")
+        self.assertEqual(self.get("::1", port), 200)
+        self.assertEqual(self.get("127.0.0.1", port), 200)
+
+    def test_bad_listen_addresses_refused(self):
+        st = StateDir(domains=(DOMAIN,))
+        self.addCleanup(st.cleanup)
+        for bad in ("127.0.0.1", "[::1:443", "127.0.0.1:70000", "1.2.3.4,127.0.0.1:443"):
+            proc = self.run_panel(st, f"127.0.0.1:{harness.free_port()}", bad)
+            try:
+                _, err = proc.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.stop(proc)
+                self.fail(f"cartero-panel kept running with --listen {bad}")
+            self.assertEqual(proc.returncode, 1, (bad, err))
+            self.assertIn(f'--listen: "{bad}"', err)
+
+
 if __name__ == "__main__":
     harness.main()

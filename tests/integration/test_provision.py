@@ -9,6 +9,7 @@ nothing; a second run changes nothing; a changed spec changes only what changed.
 import hashlib
 import os
 import shutil
+import sqlite3
 import subprocess
 import tempfile
 
@@ -159,6 +160,13 @@ class Provision(harness.CarteroTestCase):
         self.assertEqual(ctl(*st, "mailbox", "list").stdout.split("\t")[0], "alice@acme.example")
         self.assertEqual(ctl(*st, "setting", "get", "hostname").stdout.strip(), "mx1.acme.example")
         self.assertEqual(ctl(*st, "setting", "get", "dmarc_policy").stdout.strip(), "quarantine")
+        # DKIM key files are named relative to the state dir, so the state dir can be moved
+        # (image/build copies it to /var/lib/cartero) without rewriting config.db.
+        db = sqlite3.connect(os.path.join(self.state, "config.db"))
+        paths = sorted(r[0] for r in db.execute("SELECT private_key_path FROM dkim_keys"))
+        db.close()
+        self.assertEqual(paths, [f"dkim/{SHOP}/e1.key", f"dkim/{SHOP}/s1.key",
+                                 f"dkim/{DOMAIN}/e1.key", f"dkim/{DOMAIN}/s1.key"])
         # The certificate names every host.
         p = subprocess.run(["openssl", "x509", "-in", os.path.join(self.state, "tls/cert.pem"),
                             "-noout", "-ext", "subjectAltName"], capture_output=True, text=True)

@@ -266,3 +266,69 @@ TEST_CASE("dkim store: errors name the problem and change nothing") {
     CHECK(config::list_dkim_keys(db2).empty());
     CHECK_FALSE(std::filesystem::exists(t2.path("dkim/example.com/s1.key")));
 }
+
+namespace {
+
+std::string stored_path(config::config_db& db, const std::string& selector) {
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db.handle(), "SELECT private_key_path FROM dkim_keys WHERE selector = ?1",
+                               -1, &st, nullptr) == SQLITE_OK);
+    sqlite3_bind_text(st, 1, selector.c_str(), -1, SQLITE_TRANSIENT);
+    std::string out;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        out = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("dkim store: key paths are stored relative to the state dir and survive a move") {
+    temp_dir t;
+    const std::string before = t.path("before"), after = t.path("after");
+    std::filesystem::create_directory(before);
+    std::string pem;
+    {
+        config::config_db db(before + "/config.db", true);
+        db.add_domain("example.com");
+        auto row = config::generate_dkim_key(db, before, "example.com", "s1",
+                                             dkim::key_algorithm::ed25519);
+        CHECK(row.private_key_path == before + "/dkim/example.com/s1.key");
+        CHECK(stored_path(db, "s1") == "dkim/example.com/s1.key");
+        pem = slurp(row.private_key_path);
+        REQUIRE_FALSE(pem.empty());
+    }
+    std::filesystem::rename(before, after);
+    config::config_db db(after + "/config.db", false);
+    auto rows = config::list_dkim_keys(db);
+    REQUIRE(rows.size() == 1);
+    CHECK(rows[0].private_key_path == after + "/dkim/example.com/s1.key");
+    CHECK(slurp(rows[0].private_key_path) == pem);
+
+    // A row written before paths became relative keeps its absolute path.
+    const std::string old_key = t.path("elsewhere.key");
+    std::ofstream(old_key) << pem;
+    REQUIRE(sqlite3_exec(db.handle(),
+                         ("INSERT INTO dkim_keys (domain_id, selector, algorithm, private_key_path, "
+                          "public_key, active) SELECT id, 'old', 'ed25519-sha256', '" + old_key +
+                          "', 'x', 1 FROM domains")
+                             .c_str(),
+                         nullptr, nullptr, nullptr) == SQLITE_OK);
+    rows = config::list_dkim_keys(db);
+    REQUIRE(rows.size() == 2);
+    CHECK(rows[0].selector == "old");
+    CHECK(rows[0].private_key_path == old_key);
+    // remove works on both forms: the resolved file goes with the row.
+    config::remove_dkim_key(db, "example.com", "s1");
+    CHECK_FALSE(std::filesystem::exists(after + "/dkim/example.com/s1.key"));
+    config::remove_dkim_key(db, "example.com", "old");
+    CHECK_FALSE(std::filesystem::exists(old_key));
+
+    // A state_dir that is not config.db's directory: the absolute path is stored instead of a
+    // relative one that would not resolve.
+    const std::string other = t.path("other");
+    std::filesystem::create_directory(other);
+    auto row = config::generate_dkim_key(db, other, "example.com", "s2", dkim::key_algorithm::ed25519);
+    CHECK(stored_path(db, "s2") == other + "/dkim/example.com/s2.key");
+    CHECK(row.private_key_path == other + "/dkim/example.com/s2.key");
+}
