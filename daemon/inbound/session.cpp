@@ -29,7 +29,7 @@ using tcp = net::ip::tcp;
 constexpr auto nothrow = net::as_tuple(use_awaitable);
 
 session::session(tcp::socket sock, policy::listener_kind kind, shared_state& st, std::string id)
-    : stream_(std::move(sock), *st.stream_tls), deadline_(stream_.get_executor()), st_(st),
+    : sock_(std::move(sock)), deadline_(sock_.get_executor()), st_(st),
       id_(std::move(id)) {
     facts_.kind = kind;
 }
@@ -44,7 +44,7 @@ void session::arm(std::chrono::seconds timeout) {
         if (ec || gen != deadline_gen_) return;
         timed_out_ = true;
         boost::system::error_code ignored;
-        stream_.next_layer().cancel(ignored);
+        sock_.cancel(ignored);
     });
 }
 
@@ -57,7 +57,7 @@ void session::request_stop() {
     stop_requested_ = true;
     if (reading_) {
         boost::system::error_code ignored;
-        stream_.next_layer().cancel(ignored);
+        sock_.cancel(ignored);
     }
 }
 
@@ -68,9 +68,9 @@ net::awaitable<bool> session::read_more(std::string& into, std::chrono::seconds 
     std::size_t n = 0;
     boost::system::error_code ec;
     if (tls_)
-        std::tie(ec, n) = co_await stream_.async_read_some(net::buffer(buf), nothrow);
+        std::tie(ec, n) = co_await tls_stream_->async_read_some(net::buffer(buf), nothrow);
     else
-        std::tie(ec, n) = co_await stream_.next_layer().async_read_some(net::buffer(buf), nothrow);
+        std::tie(ec, n) = co_await sock_.async_read_some(net::buffer(buf), nothrow);
     reading_ = false;
     disarm();
     if (n > 0) into.append(buf, n);
@@ -82,18 +82,20 @@ net::awaitable<bool> session::flush(std::string& out) {
     arm(st_.settings->timeout_command);
     boost::system::error_code ec;
     if (tls_)
-        std::tie(ec, std::ignore) = co_await net::async_write(stream_, net::buffer(out), nothrow);
+        std::tie(ec, std::ignore) =
+            co_await net::async_write(*tls_stream_, net::buffer(out), nothrow);
     else
         std::tie(ec, std::ignore) =
-            co_await net::async_write(stream_.next_layer(), net::buffer(out), nothrow);
+            co_await net::async_write(sock_, net::buffer(out), nothrow);
     disarm();
     out.clear();
     co_return !ec;
 }
 
 net::awaitable<bool> session::handshake() {
+    tls_stream_ = std::make_unique<net::ssl::stream<tcp::socket&>>(sock_, *st_.stream_tls);
     arm(st_.settings->timeout_tls_handshake);
-    auto [ec] = co_await stream_.async_handshake(net::ssl::stream_base::server, nothrow);
+    auto [ec] = co_await tls_stream_->async_handshake(net::ssl::stream_base::server, nothrow);
     disarm();
     if (ec) {
         log::info("tls_failed", {{"session", id_}, {"ip", facts_.client_ip},
@@ -101,8 +103,8 @@ net::awaitable<bool> session::handshake() {
         co_return false;
     }
     tls_ = true;
-    tls_version_ = SSL_get_version(stream_.native_handle());
-    tls_cipher_ = SSL_get_cipher_name(stream_.native_handle());
+    tls_version_ = SSL_get_version(tls_stream_->native_handle());
+    tls_cipher_ = SSL_get_cipher_name(tls_stream_->native_handle());
     log::info("tls", {{"session", id_}, {"version", tls_version_}, {"cipher", tls_cipher_}});
     co_return true;
 }
@@ -247,7 +249,7 @@ net::awaitable<void> session::run() {
     auto self = shared_from_this();
     auto settings = st_.settings; // this session keeps the settings it started with
     boost::system::error_code ec;
-    auto remote = stream_.next_layer().remote_endpoint(ec);
+    auto remote = sock_.remote_endpoint(ec);
     if (ec) co_return;
     auto addr = remote.address();
     if (addr.is_v6() && addr.to_v6().is_v4_mapped())
@@ -404,7 +406,7 @@ net::awaitable<void> session::run() {
                 break;
             }
             if (auto d = throttle.delay(facts_.client_ip); d.count() > 0) {
-                net::steady_timer t(stream_.get_executor(), d);
+                net::steady_timer t(sock_.get_executor(), d);
                 co_await t.async_wait(nothrow);
             }
             auto user = names::normalize_address(a.username);
@@ -617,11 +619,11 @@ net::awaitable<void> session::run() {
     boost::system::error_code ignored;
     if (tls_) {
         arm(std::chrono::seconds(2));
-        co_await stream_.async_shutdown(nothrow);
+        co_await tls_stream_->async_shutdown(nothrow);
         disarm();
     }
-    stream_.next_layer().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.next_layer().close(ignored);
+    sock_.shutdown(tcp::socket::shutdown_both, ignored);
+    sock_.close(ignored);
     log::info("disconnect", {{"session", id_}, {"ip", facts_.client_ip}, {"reason", end_reason},
                              {"messages", std::to_string(messages)}});
 }

@@ -39,7 +39,11 @@ private:
     void arm(std::chrono::seconds timeout);
     void disarm();
 
-    net::ssl::stream<net::ip::tcp::socket> stream_;
+    net::ip::tcp::socket sock_;
+    // Made at STARTTLS only: an ssl::stream zeroes two 17 KB record buffers and makes an SSL
+    // object, which cost each plain session ~50k instructions and ~35 KB (callgrind, relay
+    // bench). Declared after sock_, which it refers to, so it is destroyed first.
+    std::unique_ptr<net::ssl::stream<net::ip::tcp::socket&>> tls_stream_;
     net::steady_timer deadline_;
     std::uint64_t deadline_gen_ = 0;
     bool tls_ = false;

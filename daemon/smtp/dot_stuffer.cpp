@@ -17,9 +17,10 @@ void dot_stuffer::append(std::string_view in, std::string& out) {
             }
         }
         if (at_line_start_ && in[i] == '.') out += '.'; // RFC 5321 §4.5.2
-        // Copy the run up to the next CR or LF in one go.
-        std::size_t j = in.find_first_of("\r\n", i);
-        if (j == std::string_view::npos) j = in.size();
+        // Copy the run up to the next CR or LF in one go. A plain loop: find_first_of looks
+        // every byte up in the two-byte set with memchr (callgrind: ~40 instructions a byte).
+        std::size_t j = i;
+        while (j < in.size() && in[j] != '\r' && in[j] != '\n') ++j;
         if (j > i) {
             out.append(in.substr(i, j - i));
             at_line_start_ = false;
