@@ -6,6 +6,7 @@
 #include "core/daemon_settings.hpp"
 #include "core/filter_snapshot.hpp"
 #include "core/log.hpp"
+#include "core/sql_stmt.hpp"
 
 #include <re2/re2.h>
 #include <sqlite3.h>
@@ -21,95 +22,7 @@ using kind = config_error::kind;
 
 [[noreturn]] void fail(kind k, const std::string& what) { throw config_error(k, what); }
 
-// A prepared statement on config_db's connection (config_db keeps its own helper private).
-class stmt {
-public:
-    stmt(sqlite3* db, std::string_view sql) : db_(db) {
-        if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &st_, nullptr) !=
-            SQLITE_OK)
-            fail_sqlite();
-    }
-    ~stmt() { sqlite3_finalize(st_); }
-    stmt(const stmt&) = delete;
-    stmt& operator=(const stmt&) = delete;
-
-    stmt& bind(int i, std::string_view v) {
-        if (sqlite3_bind_text(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT) !=
-            SQLITE_OK)
-            fail_sqlite();
-        return *this;
-    }
-    stmt& bind(int i, std::int64_t v) {
-        if (sqlite3_bind_int64(st_, i, v) != SQLITE_OK) fail_sqlite();
-        return *this;
-    }
-    stmt& bind(int i, double v) {
-        if (sqlite3_bind_double(st_, i, v) != SQLITE_OK) fail_sqlite();
-        return *this;
-    }
-    template <class T> stmt& bind(int i, const std::optional<T>& v) {
-        if (!v) {
-            if (sqlite3_bind_null(st_, i) != SQLITE_OK) fail_sqlite();
-            return *this;
-        }
-        if constexpr (std::is_same_v<T, bool>) return bind(i, std::int64_t(*v ? 1 : 0));
-        else return bind(i, *v);
-    }
-    bool step() {
-        int rc = sqlite3_step(st_);
-        if (rc == SQLITE_ROW) return true;
-        if (rc == SQLITE_DONE) return false;
-        fail_sqlite();
-    }
-    void run() {
-        while (step()) {
-        }
-    }
-    std::int64_t i64(int col) { return sqlite3_column_int64(st_, col); }
-    double dbl(int col) { return sqlite3_column_double(st_, col); }
-    bool is_null(int col) { return sqlite3_column_type(st_, col) == SQLITE_NULL; }
-    std::string text(int col) {
-        auto p = reinterpret_cast<const char*>(sqlite3_column_text(st_, col));
-        return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(st_, col))) : "";
-    }
-    std::optional<double> opt_dbl(int col) {
-        return is_null(col) ? std::nullopt : std::optional<double>(dbl(col));
-    }
-    std::optional<std::string> opt_text(int col) {
-        return is_null(col) ? std::nullopt : std::optional<std::string>(text(col));
-    }
-
-private:
-    [[noreturn]] void fail_sqlite() {
-        if (sqlite3_errcode(db_) == SQLITE_CONSTRAINT)
-            fail(kind::conflict, std::string("config.db refused the change: ") + sqlite3_errmsg(db_));
-        fail(kind::storage, std::string("config.db: ") + sqlite3_errmsg(db_));
-    }
-    sqlite3* db_;
-    sqlite3_stmt* st_ = nullptr;
-};
-
-// One write transaction: rolled back unless commit() is reached (nothing half-saved).
-class write_tx {
-public:
-    explicit write_tx(sqlite3* db) : db_(db) { exec("BEGIN IMMEDIATE"); }
-    ~write_tx() {
-        if (db_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    }
-    write_tx(const write_tx&) = delete;
-    write_tx& operator=(const write_tx&) = delete;
-    void commit() {
-        exec("COMMIT");
-        db_ = nullptr;
-    }
-
-private:
-    void exec(const char* sql) {
-        if (sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) != SQLITE_OK)
-            fail(kind::storage, std::string("config.db: ") + sqlite3_errmsg(db_));
-    }
-    sqlite3* db_;
-};
+using sql::stmt;
 
 std::string lower(std::string_view s) {
     std::string out(s);
@@ -330,7 +243,7 @@ void set_spam_settings(config_db& db, const spam_settings_row& row) {
     check_action(row.dmarc_reject_action, "dmarc-reject");
     check_action(row.dmarc_quarantine_action, "dmarc-quarantine");
     sqlite3* h = db.handle();
-    write_tx tx(h);
+    sql::transaction tx(h, true);
     std::optional<std::int64_t> dom;
     if (!row.domain.empty()) dom = domain_id(h, row.domain);
     if (dom) {
@@ -385,7 +298,7 @@ spam_rule_row add_spam_rule(config_db& db, spam_rule_row row) {
     if (!compile(row.pattern, error))
         fail(kind::invalid, "rule " + row.name + " refused: " + error);
     sqlite3* h = db.handle();
-    write_tx tx(h);
+    sql::transaction tx(h, true);
     {
         stmt s(h, "SELECT 1 FROM spam_rules WHERE name = ?1");
         s.bind(1, row.name);
@@ -420,7 +333,7 @@ std::vector<spam_rule_row> list_spam_rules(config_db& db) {
 
 spam_list_row add_spam_list_entry(config_db& db, spam_list_row row) {
     sqlite3* h = db.handle();
-    write_tx tx(h);
+    sql::transaction tx(h, true);
     auto [dom, mbox] = checked_list_row(h, row);
     {
         stmt s(h, "SELECT 1 FROM spam_lists WHERE list = ?1 AND direction = ?2 AND scope = ?3"
@@ -440,7 +353,7 @@ spam_list_row add_spam_list_entry(config_db& db, spam_list_row row) {
 
 void remove_spam_list_entry(config_db& db, spam_list_row row) {
     sqlite3* h = db.handle();
-    write_tx tx(h);
+    sql::transaction tx(h, true);
     auto [dom, mbox] = checked_list_row(h, row);
     stmt s(h, "DELETE FROM spam_lists WHERE list = ?1 AND direction = ?2 AND scope = ?3"
               " AND ifnull(domain_id, 0) = ?4 AND ifnull(mailbox_id, 0) = ?5 AND entry = ?6");
@@ -482,7 +395,7 @@ dnsbl_zone_row add_dnsbl_zone(config_db& db, dnsbl_zone_row row) {
                                 : "an allow list (DNSWL) lowers the score: give a negative weight");
     row.match = checked_match(row.match).to_string();
     sqlite3* h = db.handle();
-    write_tx tx(h);
+    sql::transaction tx(h, true);
     {
         stmt s(h, "SELECT 1 FROM dnsbl_zones WHERE zone = ?1");
         s.bind(1, row.zone);

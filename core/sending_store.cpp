@@ -3,6 +3,7 @@
 #include "core/sending_store.hpp"
 
 #include "core/address_norm.hpp"
+#include "core/sql_stmt.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -23,58 +24,7 @@ using kind = config_error::kind;
 
 [[noreturn]] void fail(kind k, const std::string& what) { throw config_error(k, what); }
 
-// A prepared statement on config_db's connection (config_db keeps its own helper private).
-class stmt {
-public:
-    stmt(sqlite3* db, std::string_view sql) : db_(db) {
-        if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &st_, nullptr) !=
-            SQLITE_OK)
-            fail_sqlite();
-    }
-    ~stmt() { sqlite3_finalize(st_); }
-    stmt(const stmt&) = delete;
-    stmt& operator=(const stmt&) = delete;
-
-    stmt& bind(int i, std::string_view v) {
-        if (sqlite3_bind_text(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT) !=
-            SQLITE_OK)
-            fail_sqlite();
-        return *this;
-    }
-    stmt& bind(int i, std::int64_t v) {
-        if (sqlite3_bind_int64(st_, i, v) != SQLITE_OK) fail_sqlite();
-        return *this;
-    }
-    stmt& bind_null(int i) {
-        if (sqlite3_bind_null(st_, i) != SQLITE_OK) fail_sqlite();
-        return *this;
-    }
-    bool step() {
-        int rc = sqlite3_step(st_);
-        if (rc == SQLITE_ROW) return true;
-        if (rc == SQLITE_DONE) return false;
-        fail_sqlite();
-    }
-    void run() {
-        while (step()) {
-        }
-    }
-    std::int64_t i64(int col) { return sqlite3_column_int64(st_, col); }
-    bool is_null(int col) { return sqlite3_column_type(st_, col) == SQLITE_NULL; }
-    std::string text(int col) {
-        auto p = reinterpret_cast<const char*>(sqlite3_column_text(st_, col));
-        return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(st_, col))) : "";
-    }
-
-private:
-    [[noreturn]] void fail_sqlite() {
-        if (sqlite3_errcode(db_) == SQLITE_CONSTRAINT)
-            fail(kind::conflict, std::string("config.db refused the change: ") + sqlite3_errmsg(db_));
-        fail(kind::storage, std::string("config.db: ") + sqlite3_errmsg(db_));
-    }
-    sqlite3* db_;
-    sqlite3_stmt* st_ = nullptr;
-};
+using sql::stmt;
 
 std::string norm_pool(std::string_view name) {
     std::string n;
@@ -141,28 +91,6 @@ bool ip_exists(sqlite3* db, const std::string& address) {
     s.bind(1, address);
     return s.step();
 }
-
-// One write transaction: rolled back unless commit() is reached.
-class write_tx {
-public:
-    explicit write_tx(sqlite3* db) : db_(db) { exec("BEGIN IMMEDIATE"); }
-    ~write_tx() {
-        if (db_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    }
-    write_tx(const write_tx&) = delete;
-    write_tx& operator=(const write_tx&) = delete;
-    void commit() {
-        exec("COMMIT");
-        db_ = nullptr;
-    }
-
-private:
-    void exec(const char* sql) {
-        if (sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) != SQLITE_OK)
-            fail(kind::storage, std::string("config.db: ") + sqlite3_errmsg(db_));
-    }
-    sqlite3* db_;
-};
 
 // "user@domain", "domain" or ".domain" (every subdomain of domain), normalised.
 std::string norm_sender(std::string_view sender) {
@@ -387,7 +315,7 @@ void clear_relayhost(config_db& db) {
 
 sender_route_row add_sender_route(config_db& db, std::string_view sender, std::string_view pool) {
     sender_route_row row{norm_sender(sender), norm_pool(pool)};
-    write_tx tx(db.handle());
+    sql::transaction tx(db.handle(), true);
     auto id = pool_id(db.handle(), row.pool);
     if (!id) fail(kind::not_found, "pool " + row.pool + " does not exist; add the pool first");
     stmt e(db.handle(), "SELECT p.name FROM sender_routes r JOIN ip_pools p ON p.id = r.pool_id"
@@ -440,7 +368,7 @@ transport_route_row add_transport_route(config_db& db, const std::string& state_
     if (!row.auth_username.empty() && state_dir.empty())
         fail(kind::invalid, "a route with AUTH needs the state directory for its secret file");
 
-    write_tx tx(db.handle());
+    sql::transaction tx(db.handle(), true);
     stmt e(db.handle(), "SELECT next_hop, port FROM transport_routes WHERE destination = ?1");
     e.bind(1, row.destination);
     if (e.step())
@@ -470,7 +398,7 @@ transport_route_row add_transport_route(config_db& db, const std::string& state_
 
 void remove_transport_route(config_db& db, std::string_view destination) {
     std::string d = norm_destination(destination);
-    write_tx tx(db.handle());
+    sql::transaction tx(db.handle(), true);
     stmt e(db.handle(), "SELECT coalesce(auth_secret_path, '') FROM transport_routes"
                         " WHERE destination = ?1");
     e.bind(1, d);
@@ -532,7 +460,7 @@ pacing_rule_row add_pacing_rule(config_db& db, const pacing_rule_row& in) {
     pacing_rule_row row = in;
     row.pattern = checked_pattern(in.pattern);
     check_limits(row);
-    write_tx tx(db.handle());
+    sql::transaction tx(db.handle(), true);
     if (find_pacing_rule(db.handle(), row.pattern))
         fail(kind::conflict, "pacing rule " + row.pattern +
                                  " already exists; change it with: carteroctl pacing update");
@@ -551,7 +479,7 @@ pacing_rule_row add_pacing_rule(config_db& db, const pacing_rule_row& in) {
 pacing_rule_row update_pacing_rule(config_db& db, const pacing_rule_row& in,
                                    std::optional<std::string> note) {
     const std::string pattern = checked_pattern(in.pattern);
-    write_tx tx(db.handle());
+    sql::transaction tx(db.handle(), true);
     auto row = find_pacing_rule(db.handle(), pattern);
     if (!row)
         fail(kind::not_found, "pacing rule " + pattern + " does not exist; add it with: "

@@ -1,5 +1,6 @@
 // core/sql_stmt.hpp — a prepared statement and a transaction on a config.db connection, for the
-// stores next to config_db (autoreply_store, greylist_settings); failures are config_errors.
+// stores next to config_db (autoreply_store, greylist_settings, filter_store, sending_store);
+// failures are config_errors.
 #pragma once
 
 #include "core/config_db.hpp"
@@ -7,8 +8,10 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace cartero::config::sql {
 
@@ -42,9 +45,19 @@ public:
         if (sqlite3_bind_int64(st_, i, v) != SQLITE_OK) fail_sqlite(db_);
         return *this;
     }
+    stmt& bind(int i, double v) {
+        if (sqlite3_bind_double(st_, i, v) != SQLITE_OK) fail_sqlite(db_);
+        return *this;
+    }
     stmt& bind_null(int i) {
         if (sqlite3_bind_null(st_, i) != SQLITE_OK) fail_sqlite(db_);
         return *this;
+    }
+    // NULL when empty; a bool is stored as 0/1.
+    template <class T> stmt& bind(int i, const std::optional<T>& v) {
+        if (!v) return bind_null(i);
+        if constexpr (std::is_same_v<T, bool>) return bind(i, std::int64_t(*v ? 1 : 0));
+        else return bind(i, *v);
     }
     bool step() { // true while a row is available
         int rc = sqlite3_step(st_);
@@ -57,10 +70,17 @@ public:
         }
     }
     std::int64_t i64(int col) { return sqlite3_column_int64(st_, col); }
+    double dbl(int col) { return sqlite3_column_double(st_, col); }
     bool is_null(int col) { return sqlite3_column_type(st_, col) == SQLITE_NULL; }
     std::string text(int col) {
         auto p = reinterpret_cast<const char*>(sqlite3_column_text(st_, col));
         return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(st_, col))) : "";
+    }
+    std::optional<double> opt_dbl(int col) {
+        return is_null(col) ? std::nullopt : std::optional<double>(dbl(col));
+    }
+    std::optional<std::string> opt_text(int col) {
+        return is_null(col) ? std::nullopt : std::optional<std::string>(text(col));
     }
 
 private:
