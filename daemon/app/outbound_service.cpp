@@ -303,8 +303,8 @@ void outbound_service::stop() {
     if (sched_) sched_->stop();
 }
 
-void outbound_service::send_dsn(const outbound_message& m,
-                                const std::vector<recipient_outcome>& failed) {
+// The envelope part every DSN about `m` shares (failure, success or delay reports).
+bounce::dsn_request outbound_service::dsn_request_for(const outbound_message& m) const {
     bounce::dsn_request req;
     req.reporting_mta = hostname_;
     req.envelope_sender = m.mail_from;
@@ -312,6 +312,12 @@ void outbound_service::send_dsn(const outbound_message& m,
     req.queue_id = m.id;
     req.arrival_date = std::chrono::system_clock::from_time_t(static_cast<std::time_t>(m.received_at));
     req.now = std::chrono::system_clock::now();
+    return req;
+}
+
+void outbound_service::send_dsn(const outbound_message& m,
+                                const std::vector<recipient_outcome>& failed) {
+    bounce::dsn_request req = dsn_request_for(m);
     req.dsn_ret = m.ret;
     std::shared_ptr<const std::string> original = m.body ? m.body : ostore_.load_body(m.id);
     if (original) req.original = *original;
@@ -358,13 +364,7 @@ void outbound_service::send_dsn(const outbound_message& m,
 // not lost, so the sender needs no copy).
 void outbound_service::send_delay_dsn(const outbound_message& m,
                                       const std::vector<recipient_outcome>& delayed) {
-    bounce::dsn_request req;
-    req.reporting_mta = hostname_;
-    req.envelope_sender = m.mail_from;
-    req.envid = m.envid;
-    req.queue_id = m.id;
-    req.arrival_date = std::chrono::system_clock::from_time_t(static_cast<std::time_t>(m.received_at));
-    req.now = std::chrono::system_clock::now();
+    bounce::dsn_request req = dsn_request_for(m);
     req.dsn_ret = "HDRS";
     if (m.body) req.original = *m.body;
     const auto until = req.arrival_date + retry_schedule().settings().lifetime;

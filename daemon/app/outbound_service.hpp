@@ -61,6 +61,7 @@ private:
     std::string return_path(const outbound::outbound_message& m,
                             const outbound::outbound_recipient& r) const;
     void report_unreported_failures(const std::string& queue_id);
+    bounce::dsn_request dsn_request_for(const outbound::outbound_message& m) const;
     void send_dsn(const outbound::outbound_message& m,
                   const std::vector<outbound::recipient_outcome>& failed);
     void send_delay_dsn(const outbound::outbound_message& m,
