@@ -112,8 +112,6 @@ stmt cached(sqlite3* db, const char* sql) {
     return stmt(statements.get(db, sql));
 }
 
-constexpr const char* begin_immediate_sql = "BEGIN IMMEDIATE";
-constexpr const char* commit_sql = "COMMIT";
 constexpr const char* record_update_sql =
     "UPDATE recipients SET state = ?2, attempts = ?3, next_attempt_at = ?4, "
     "last_reply = ?5, bounce_class = ?6, updated_at = ?8, "
@@ -301,7 +299,7 @@ void outbound_store::record(const std::vector<recipient_outcome>& outcomes) {
     }
     if (!post) return;
     auto p = pending_;
-    const bool queued = store_.run_on_writer([p](sqlite3* db) {
+    const bool queued = store_.run_in_transaction([p](sqlite3* db) {
         std::vector<recipient_outcome> copy;
         {
             std::lock_guard lk(p->mu);
@@ -316,16 +314,14 @@ void outbound_store::record(const std::vector<recipient_outcome>& outcomes) {
     }
 }
 
-// synchronous=NORMAL, like the local delivery marks (queue_store.hpp): the WAL write reaches
-// the kernel before COMMIT returns, so a kill -9 loses nothing; a power cut may lose the last
+// Committed by the queue's writer with the next group commit (synchronous=FULL), or alone with
+// synchronous=NORMAL like the local delivery marks (queue_store.hpp): the WAL write reaches the
+// kernel before COMMIT returns, so a kill -9 loses nothing; a power cut may lose the last
 // results, which only repeats those deliveries (the SMTP duplicate window), never loses mail.
 void outbound_store::write_records(sqlite3* db, const std::vector<recipient_outcome>& copy) {
     if (copy.empty()) return;
     {
         try {
-            // Executed, not prepared once: PRAGMA synchronous takes effect when compiled.
-            exec(db, "PRAGMA synchronous=NORMAL");
-            cached(db, begin_immediate_sql).run();
             auto upd = cached(db, record_update_sql);
             auto log = cached(db, record_log_sql);
             auto bnc = cached(db, record_bounce_sql);
@@ -368,12 +364,10 @@ void outbound_store::write_records(sqlite3* db, const std::vector<recipient_outc
             }
             auto del = cached(db, drop_finished_sql);
             for (const auto& [id, _] : touched) del.text(1, id).run();
-            cached(db, commit_sql).run();
         } catch (const std::exception& e) {
-            sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
             log::error("outbound_record_failed", {{"error", e.what()}});
+            throw;
         }
-        sqlite3_exec(db, "PRAGMA synchronous=FULL", nullptr, nullptr, nullptr);
     }
 }
 

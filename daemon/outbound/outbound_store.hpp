@@ -39,7 +39,8 @@ public:
                                                             const std::vector<std::int64_t>& rows);
 
     // Persists outcomes on the writer thread (asynchronously; what arrives while a write is
-    // queued joins it: one transaction, synchronous=NORMAL): recipient state, attempts,
+    // queued joins it; the write rides in the queue's next transaction — with the next group
+    // commit of new messages when there is one, see queue::store::run_in_transaction): recipient state, attempts,
     // next try, last reply and class; one delivery_log row each; a bounces row for failures;
     // invalid-recipient hard bounces on the suppression list. Failures of null-sender messages
     // (DSNs themselves) need no DSN and are settled at once.
@@ -54,6 +55,8 @@ public:
 
 private:
     struct pending_records;
+    // Inside the writer's open transaction; throws on an SQLite error (the caller's savepoint
+    // undoes what it wrote).
     static void write_records(sqlite3* db, const std::vector<recipient_outcome>& outcomes);
     queue::store& store_;
     std::shared_ptr<pending_records> pending_;

@@ -178,7 +178,7 @@ void scheduler::start_jobs(dest_queue& q, std::int64_t now) {
         d.connection_opened();
         ++in_flight_;
         const std::string key = d.domain() + "|" + d.source_ip();
-        auto early = std::make_shared<std::set<std::int64_t>>(); // rows already recorded
+        auto early = std::make_shared<std::set<row_key>>(); // rows already recorded
         delivery_job job = *state;
         job.delivered_early = [this, state, early](std::vector<attempt_result> r) {
             record_early(state->items, *early, std::move(r));
@@ -277,13 +277,15 @@ void scheduler::learn_mx_host(const std::string& key, const std::string& mx_host
 // A transaction of a running job was accepted: persist its recipients now (the rest of the
 // job's bookkeeping waits for the job's end), so a crash repeats only what was in flight.
 void scheduler::record_early(const std::vector<delivery_job::item>& items,
-                             std::set<std::int64_t>& early, std::vector<attempt_result> results) {
+                             std::set<row_key>& early, std::vector<attempt_result> results) {
     std::vector<recipient_outcome> outcomes;
     for (auto& a : results) {
-        if (!a.delivered || early.count(a.row_id)) continue;
+        if (!a.delivered) continue;
         for (const auto& item : items)
             for (auto idx : item.rcpts)
-                if (item.msg->rcpts[idx].row_id == a.row_id) {
+                if (item.msg->rcpts[idx].row_id == a.row_id &&
+                    (a.message_id.empty() || a.message_id == item.msg->id) &&
+                    early.insert({item.msg->id, a.row_id}).second) {
                     recipient_outcome o;
                     o.attempt = a;
                     o.attempt.message_id = item.msg->id;
@@ -291,14 +293,13 @@ void scheduler::record_early(const std::vector<delivery_job::item>& items,
                     o.kind = outcome_kind::delivered;
                     outcomes.push_back(std::move(o));
                 }
-        early.insert(a.row_id);
     }
     if (!outcomes.empty() && hooks_.record) hooks_.record(outcomes);
 }
 
 void scheduler::finish_job(const std::string& key, const delivery_job& job,
                            std::vector<attempt_result> results,
-                           const std::set<std::int64_t>& recorded_early) {
+                           const std::set<row_key>& recorded_early) {
     const auto now = now_();
     auto qit = dests_.find(key);
     if (in_flight_ > 0) --in_flight_;
@@ -317,7 +318,10 @@ void scheduler::finish_job(const std::string& key, const delivery_job& job,
         for (auto idx : item.rcpts) {
             auto& rc = msg->rcpts[idx];
             auto rit = std::find_if(results.begin(), results.end(),
-                                    [&](const attempt_result& a) { return a.row_id == rc.row_id; });
+                                    [&](const attempt_result& a) {
+                                        return a.row_id == rc.row_id &&
+                                               (a.message_id.empty() || a.message_id == msg->id);
+                                    });
             recipient_outcome o;
             if (rit != results.end()) {
                 o.attempt = *rit;
@@ -373,7 +377,7 @@ void scheduler::finish_job(const std::string& key, const delivery_job& job,
     }
     if (hooks_.record) {
         std::erase_if(outcomes, [&](const recipient_outcome& o) {
-            return o.kind == outcome_kind::delivered && recorded_early.count(o.attempt.row_id);
+            return o.kind == outcome_kind::delivered && recorded_early.count({o.attempt.message_id, o.attempt.row_id});
         });
         if (!outcomes.empty()) hooks_.record(outcomes);
     }

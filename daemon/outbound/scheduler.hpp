@@ -108,10 +108,13 @@ private:
                                                std::int64_t now, bool& out_of_tokens);
     std::vector<delivery_job::item> refill(const std::string& key, delivery_job& state);
     bool wake_idle(const std::string& key);
-    void record_early(const std::vector<delivery_job::item>& items, std::set<std::int64_t>& early,
+    // A recipient of a job: (queue id, recipients.id). queue.db reuses the id of a deleted row,
+    // so one job (a reused connection) can hold two recipients with the same row id.
+    using row_key = std::pair<std::string, std::int64_t>;
+    void record_early(const std::vector<delivery_job::item>& items, std::set<row_key>& early,
                       std::vector<attempt_result> results);
     void finish_job(const std::string& key, const delivery_job& job, std::vector<attempt_result> results,
-                    const std::set<std::int64_t>& recorded_early);
+                    const std::set<row_key>& recorded_early);
 
     boost::asio::any_io_executor ex_;
     transport& transport_;

@@ -112,6 +112,22 @@ const next_hop* find_route(const std::map<std::string, next_hop>& routes, const 
 
 namespace {
 
+// A transaction on a reused connection that died before the server answered its MAIL FROM
+// (lost or reset connection, write error, or 421 "closing channel": the server dropped the
+// cached connection, e.g. its idle timeout) got no verdict from the server: like Postfix's
+// connection cache, Cartero retries it at once on a fresh connection instead of deferring it.
+// Timeouts and protocol errors are not included: a fresh connection would not fix those.
+bool dropped_before_mail_reply(const smtp::transaction_result& res) {
+    if (res.recipients.empty()) return false;
+    if (res.mail_reply && res.mail_reply->r.code != 421) return false;
+    for (const auto& rr : res.recipients) {
+        if (rr.stage != smtp::client_stage::mail) return false;
+        const bool lost = rr.reply.local && rr.reply.r.enhanced == "4.4.2";
+        if (!lost && rr.reply.r.code != 421) return false;
+    }
+    return true;
+}
+
 attempt_result local_failure(const reply& r, bool connection_failed) {
     attempt_result a;
     a.answer = r;
@@ -129,7 +145,10 @@ net::awaitable<void> smtp_transport::run(delivery_job job,
     // reused connection, later (job.refill). Results keyed by recipients.id.
     std::vector<std::string> return_paths;
     std::vector<smtp::transaction> txs;
-    std::map<std::int64_t, attempt_result> results;
+    std::vector<bool> reconnected; // parallel to job.items: already retried on a fresh connection
+    // By (queue id, recipients.id): queue.db reuses a row id once its message is gone, so a
+    // reused connection can carry two recipients with the same id.
+    std::map<std::pair<std::string, std::int64_t>, attempt_result> results;
     std::vector<delivery_job::item> incoming = std::move(job.items);
     job.items.clear();
     auto add_items = [&](std::vector<delivery_job::item> in) {
@@ -152,6 +171,7 @@ net::awaitable<void> smtp_transport::run(delivery_job job,
                 t.needs_smtputf8 = t.needs_smtputf8 || needs_utf8(r.address);
             }
             txs.push_back(std::move(t));
+            reconnected.push_back(false);
             return_paths.push_back(std::move(rp));
             job.items.push_back(std::move(item));
             added.push_back(i);
@@ -176,8 +196,9 @@ net::awaitable<void> smtp_transport::run(delivery_job job,
             for (auto idx : job.items[i].rcpts) {
                 attempt_result a = how;
                 a.row_id = job.items[i].msg->rcpts[idx].row_id;
+                a.message_id = job.items[i].msg->id;
                 a.source_ip = job.source_ip;
-                results[a.row_id] = a;
+                results[{a.message_id, a.row_id}] = a;
             }
         pending.clear();
     };
@@ -251,8 +272,9 @@ net::awaitable<void> smtp_transport::run(delivery_job job,
         }
         if (addrs.size() > s_.max_addresses) addrs.resize(s_.max_addresses);
 
-        for (const auto& addr_text : addrs) {
+        for (std::size_t ai = 0; ai < addrs.size(); ++ai) {
             if (pending.empty()) break;
+            const std::string addr_text = addrs[ai];
             auto addr = net::ip::make_address(addr_text, ec);
             if (ec || (have_source && addr.is_v4() != source.is_v4())) continue;
             tcp::endpoint remote(addr, hop.port);
@@ -289,6 +311,8 @@ net::awaitable<void> smtp_transport::run(delivery_job job,
             bool tls = false;
             std::string out, tls_desc;
             std::vector<std::size_t> still_pending;
+            std::size_t answered = 0; // transactions with the server's verdict on this connection
+            bool reconnect = false;   // some were dropped on reuse: same address, fresh connection
             char buf[16384];
 
             auto io_timer = [&](smtp::client_timeout t) {
@@ -365,6 +389,16 @@ net::awaitable<void> smtp_transport::run(delivery_job job,
                 case smtp::client_action_kind::transaction_done: {
                     const auto& res = *a.result;
                     const auto& item = job.items[res.id];
+                    if (answered > 0 && !reconnected[res.id] && dropped_before_mail_reply(res)) {
+                        // Once per transaction, so a server that always drops cannot loop us.
+                        reconnected[res.id] = true;
+                        reconnect = true;
+                        still_pending.push_back(res.id);
+                        log::info("outbound_reconnect",
+                                  {{"domain", job.domain}, {"host", hop.host}, {"ip", addr_text},
+                                   {"reply", res.recipients.front().reply.r.summary()}});
+                        break;
+                    }
                     bool connection_level = false;
                     for (const auto& rr : res.recipients)
                         if (rr.stage == smtp::client_stage::not_attempted ||
@@ -379,11 +413,13 @@ net::awaitable<void> smtp_transport::run(delivery_job job,
                         if (!res.recipients.empty()) last_error = res.recipients.front().reply.r;
                         break;
                     }
+                    ++answered;
                     std::vector<attempt_result> delivered;
                     for (std::size_t j = 0; j < res.recipients.size() && j < item.rcpts.size(); ++j) {
                         const auto& rr = res.recipients[j];
                         attempt_result ar;
                         ar.row_id = item.msg->rcpts[item.rcpts[j]].row_id;
+                        ar.message_id = item.msg->id;
                         ar.delivered = rr.delivered();
                         ar.answer = rr.reply.r;
                         ar.dest_host = hop.host;
@@ -393,7 +429,7 @@ net::awaitable<void> smtp_transport::run(delivery_job job,
                         ar.remote_dsn = c.extensions().dsn;
                         if (ar.delivered && job.delivered_early) delivered.push_back(ar);
                         all_delivered = all_delivered && ar.delivered;
-                        results[ar.row_id] = std::move(ar);
+                        results[{ar.message_id, ar.row_id}] = std::move(ar);
                     }
                     // Recorded now, not when the connection ends (see delivered_early).
                     if (!delivered.empty()) job.delivered_early(std::move(delivered));
@@ -435,6 +471,7 @@ net::awaitable<void> smtp_transport::run(delivery_job job,
             stream.next_layer().close(ec);
             if (c.connection_error()) last_error = c.connection_error()->r;
             pending = std::move(still_pending);
+            if (reconnect && !pending.empty()) --ai; // this address again (bounded: see above)
         }
     }
     // 4. Whatever is left never reached a server that would take it: a temporary failure.
@@ -444,7 +481,7 @@ net::awaitable<void> smtp_transport::run(delivery_job job,
     }
     std::vector<attempt_result> out;
     out.reserve(results.size());
-    for (auto& [row, r] : results) out.push_back(std::move(r));
+    for (auto& [key, r] : results) out.push_back(std::move(r));
     done(std::move(out));
 }
 

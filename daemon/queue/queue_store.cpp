@@ -241,6 +241,18 @@ public:
         return !refused;
     }
 
+    bool run_in_transaction(writer_task fn) override {
+        {
+            std::lock_guard lk(mu_);
+            if (!stopping_) {
+                joined_.push_back(std::move(fn));
+                cv_.notify_one();
+                return true;
+            }
+        }
+        return false;
+    }
+
     std::uint64_t add_admin_listener(admin_listener fn) override {
         std::lock_guard lk(listeners_mu_);
         listeners_.emplace_back(++next_listener_, std::move(fn));
@@ -300,6 +312,9 @@ private:
         begin_ = stmt(h_.db, "BEGIN IMMEDIATE");
         commit_ = stmt(h_.db, "COMMIT");
         rollback_ = stmt(h_.db, "ROLLBACK");
+        savepoint_ = stmt(h_.db, "SAVEPOINT results");
+        rollback_to_ = stmt(h_.db, "ROLLBACK TO results");
+        release_ = stmt(h_.db, "RELEASE results");
         insert_message_ = stmt(h_.db,
             "INSERT INTO messages(id, received_at, mail_from, helo, client_ip, auth_user, size, "
             "body, message_id_header, envid, dsn_ret) "
@@ -340,13 +355,16 @@ private:
         std::vector<pending> batch;
         std::vector<mark> marks;
         std::vector<task> tasks;
+        std::vector<writer_task> joined;
         for (;;) {
             {
                 std::unique_lock lk(mu_);
                 cv_.wait(lk, [&] {
-                    return stopping_ || !in_.empty() || !marks_.empty() || ready_task();
+                    return stopping_ || !in_.empty() || !marks_.empty() || !joined_.empty() ||
+                           ready_task();
                 });
-                if (stopping_ && in_.empty() && marks_.empty() && tasks_.empty()) return;
+                if (stopping_ && in_.empty() && marks_.empty() && joined_.empty() && tasks_.empty())
+                    return;
                 const std::size_t n = std::min(in_.size(), settings_.max_batch);
                 for (std::size_t i = 0; i < n; ++i) {
                     batch.push_back(std::move(in_.front()));
@@ -354,17 +372,21 @@ private:
                 }
                 taken_seq_ += n;
                 marks.swap(marks_);
+                joined.swap(joined_);
                 // Tasks wait for the enqueues posted before them (flush() semantics).
                 auto it = tasks_.begin();
                 while (it != tasks_.end() && it->after_seq <= taken_seq_) ++it;
                 tasks.assign(std::make_move_iterator(tasks_.begin()), std::make_move_iterator(it));
                 tasks_.erase(tasks_.begin(), it);
             }
-            if (!batch.empty()) write_batch(batch);
-            if (!marks.empty()) write_marks(marks);
+            // Results (marks, joined work) ride in the batch's transaction when there is one:
+            // one COMMIT instead of two, and the pages both touch are written to the WAL once.
+            if (!batch.empty()) write_batch(batch, marks, joined);
+            else if (!marks.empty() || !joined.empty()) write_results(marks, joined);
             for (auto& t : tasks) t.fn();
             batch.clear();
             marks.clear();
+            joined.clear();
             tasks.clear();
         }
     }
@@ -412,11 +434,13 @@ private:
     // A constraint error (duplicate id, empty field rejected by a CHECK) fails only its message:
     // the transaction is rolled back and redone without it (rare path, no per-message savepoint
     // cost on the common one). Any other error fails the whole batch; nothing of it is visible.
-    void write_batch(std::vector<pending>& batch) {
+    void write_batch(std::vector<pending>& batch, const std::vector<mark>& marks,
+                     std::vector<writer_task>& joined) {
         const std::int64_t now = unix_now();
         std::vector<std::optional<std::string>> errors(batch.size());
         std::vector<std::vector<std::int64_t>> row_ids(batch.size());
         std::optional<std::string> batch_error;
+        bool results_applied = false;
 
         for (bool retry = true; retry;) {
             retry = false;
@@ -444,6 +468,9 @@ private:
                 rollback_.reset();
                 continue;
             }
+            // Only on the pass that commits: the joined work runs exactly once.
+            apply_results(marks, joined);
+            results_applied = true;
             rc = commit_.step();
             commit_.reset();
             if (rc != SQLITE_DONE) {
@@ -456,6 +483,9 @@ private:
                 }
             }
         }
+
+        // The batch failed before its COMMIT pass: the results still get their own transaction.
+        if (!results_applied && (!marks.empty() || !joined.empty())) write_results(marks, joined);
 
         std::size_t ok = 0;
         if (!batch_error) {
@@ -497,49 +527,17 @@ private:
         }
     }
 
-    // Delivery results: synchronous=NORMAL (see the header for why that is enough). A failure
-    // leaves the rows 'queued': the next start redelivers and the Maildir writer skips.
-    void write_marks(const std::vector<mark>& marks) {
-        const std::int64_t now = unix_now();
+    // Delivery results alone (no enqueue to ride with): synchronous=NORMAL (see the header for
+    // why that is enough). A failure leaves the rows as they were: the next start redelivers and
+    // the Maildir writer skips.
+    void write_results(const std::vector<mark>& marks, std::vector<writer_task>& joined) {
         try {
             // Not a prepared statement: PRAGMA synchronous takes effect when it is compiled, so
             // a reused statement would change nothing (measured: that made every commit
             // skip its fsync).
             exec("PRAGMA synchronous=NORMAL");
             begin_.run("BEGIN");
-            std::set<std::string> touched;
-            for (const auto& m : marks) {
-                const std::string reply = m.delivered ? std::string("250 2.0.0 Delivered") : m.reply;
-                mark_.bind(1, m.row_id);
-                mark_.bind(2, m.delivered ? std::string_view("delivered")
-                                          : std::string_view("deferred"));
-                mark_.bind(3, reply);
-                mark_.bind(4, m.delivered ? 0 : m.next_attempt_at);
-                mark_.bind(5, now);
-                int rc = mark_.step();
-                if (rc == SQLITE_ROW) {
-                    std::string message_id = mark_.text(0);
-                    std::string to = mark_.text(1);
-                    mark_.reset();
-                    insert_log_.bind(1, now);
-                    insert_log_.bind(2, message_id);
-                    insert_log_.bind(3, to);
-                    insert_log_.bind(4, m.delivered ? std::string_view("delivered")
-                                                    : std::string_view("deferred"));
-                    insert_log_.bind(5, reply);
-                    insert_log_.run("delivery_log insert");
-                    if (m.delivered) touched.insert(std::move(message_id));
-                } else {
-                    mark_.reset();
-                    if (rc != SQLITE_DONE) // DONE: row already gone (message deleted)
-                        throw std::runtime_error(std::string("recipient update: ") +
-                                                 sqlite3_errmsg(h_.db));
-                }
-            }
-            for (const auto& id : touched) {
-                delete_done_.bind(1, id);
-                delete_done_.run("delete delivered message");
-            }
+            apply_results(marks, joined);
             commit_.run("COMMIT");
         } catch (const std::exception& e) {
             if (!sqlite3_get_autocommit(h_.db)) {
@@ -547,6 +545,7 @@ private:
                 rollback_.reset();
             }
             log::error("queue_mark_failed", {{"marks", std::to_string(marks.size())},
+                                             {"tasks", std::to_string(joined.size())},
                                              {"error", e.what()}});
         }
         try {
@@ -556,19 +555,86 @@ private:
         }
     }
 
+    // Inside an open transaction: the marks, then each joined task, each in a savepoint so that
+    // one failing part is undone alone and the rest (and the new messages) still commit.
+    void apply_results(const std::vector<mark>& marks, std::vector<writer_task>& joined) {
+        if (!marks.empty()) {
+            savepoint_.run("SAVEPOINT");
+            try {
+                apply_marks(marks);
+                release_.run("RELEASE");
+            } catch (const std::exception& e) {
+                rollback_to_.run("ROLLBACK TO");
+                release_.run("RELEASE");
+                log::error("queue_mark_failed", {{"marks", std::to_string(marks.size())},
+                                                 {"error", e.what()}});
+            }
+        }
+        for (auto& fn : joined) {
+            savepoint_.run("SAVEPOINT");
+            try {
+                fn(h_.db);
+                release_.run("RELEASE");
+            } catch (const std::exception& e) {
+                rollback_to_.run("ROLLBACK TO");
+                release_.run("RELEASE");
+                log::error("queue_task_threw", {{"error", e.what()}});
+            }
+        }
+        joined.clear(); // ran once; a retried COMMIT pass must not run them again
+    }
+
+    void apply_marks(const std::vector<mark>& marks) {
+        const std::int64_t now = unix_now();
+        std::set<std::string> touched;
+        for (const auto& m : marks) {
+            const std::string reply = m.delivered ? std::string("250 2.0.0 Delivered") : m.reply;
+            mark_.bind(1, m.row_id);
+            mark_.bind(2, m.delivered ? std::string_view("delivered")
+                                      : std::string_view("deferred"));
+            mark_.bind(3, reply);
+            mark_.bind(4, m.delivered ? 0 : m.next_attempt_at);
+            mark_.bind(5, now);
+            int rc = mark_.step();
+            if (rc == SQLITE_ROW) {
+                std::string message_id = mark_.text(0);
+                std::string to = mark_.text(1);
+                mark_.reset();
+                insert_log_.bind(1, now);
+                insert_log_.bind(2, message_id);
+                insert_log_.bind(3, to);
+                insert_log_.bind(4, m.delivered ? std::string_view("delivered")
+                                                : std::string_view("deferred"));
+                insert_log_.bind(5, reply);
+                insert_log_.run("delivery_log insert");
+                if (m.delivered) touched.insert(std::move(message_id));
+            } else {
+                mark_.reset();
+                if (rc != SQLITE_DONE) // DONE: row already gone (message deleted)
+                    throw std::runtime_error(std::string("recipient update: ") +
+                                             sqlite3_errmsg(h_.db));
+            }
+        }
+        for (const auto& id : touched) {
+            delete_done_.bind(1, id);
+            delete_done_.run("delete delivered message");
+        }
+    }
+
     std::vector<pending_message> do_load_pending_local() {
         return detail::query_pending_local(h_.db, {});
     }
 
     store_settings settings_;
     db_handle h_; // declared before the statements: they are finalized first
-    stmt begin_, commit_, rollback_;
+    stmt begin_, commit_, rollback_, savepoint_, rollback_to_, release_;
     stmt insert_message_, insert_rcpt_, mark_, insert_log_, delete_done_;
 
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<pending> in_;
     std::vector<mark> marks_;
+    std::vector<writer_task> joined_; // run_in_transaction work for the next transaction
     std::deque<task> tasks_;
     std::uint64_t enqueued_seq_ = 0; // enqueues accepted so far
     std::uint64_t taken_seq_ = 0;    // enqueues the writer has taken (and then written)

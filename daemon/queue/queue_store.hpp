@@ -141,6 +141,15 @@ public:
     // Returns false, and never runs fn, once the store is stopped.
     using writer_task = std::function<void(sqlite3* db)>;
     virtual bool run_on_writer(writer_task fn) = 0;
+    // Runs fn on the writer thread inside the next write transaction, so that delivery results
+    // share a COMMIT (and its WAL frames for the hot pages) with the next group commit of
+    // new messages; with no enqueue pending it gets a transaction of its own (with the marks,
+    // synchronous=NORMAL as for marks). fn must not BEGIN/COMMIT/ROLLBACK. It runs inside a
+    // SAVEPOINT: if it throws, its changes are undone, the error logged, and the rest of the
+    // transaction (the new messages) still commits. fn runs once: if that COMMIT fails, its
+    // changes are lost like the batch's (logged; the next start redelivers what it recorded).
+    // Returns false, and never runs fn, once the store is stopped.
+    virtual bool run_in_transaction(writer_task fn) = 0;
     // Subscribers to admin_events; a listener runs on the writer thread right after the change
     // is committed and must only hand the work over (no call back into the store from there).
     using admin_listener = std::function<void(const admin_event&)>;

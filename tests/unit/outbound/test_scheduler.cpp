@@ -413,3 +413,37 @@ TEST_CASE("a connection is reused: refill hands it more mail, a parked one is wo
     f.s.tick();
     CHECK(f.t.calls.size() == 2);    // the connection is busy (limit 1): E waits in the queue
 }
+
+TEST_CASE("a reused connection: two recipients sharing a reused row id are both recorded") {
+    // queue.db reuses the id of a deleted row: A's row is gone once A is delivered, so B, queued
+    // meanwhile and refilled onto A's connection, can get the same recipients.id.
+    fixture f({1, 0, 3});
+    auto a = f.msg("A", {"x@example.org"});
+    f.s.add(a);
+    f.s.tick();
+    REQUIRE(f.t.calls.size() == 1);
+    auto& job = f.t.calls[0].job;
+    auto b = f.msg("B", {"y@example.org"});
+    b->rcpts[0].row_id = a->rcpts[0].row_id;
+    f.s.add(b);
+    f.s.tick(); // B is ready; the only connection slot is A's
+    auto more = job.refill();
+    REQUIRE(more.size() == 1);
+    std::vector<attempt_result> r;
+    for (const auto& m : {a, b}) {
+        attempt_result x;
+        x.row_id = m->rcpts[0].row_id;
+        x.message_id = m->id; // the transport names the message
+        x.delivered = true;
+        x.answer = reply(250, "2.0.0", "Ok");
+        job.delivered_early({x}); // one transaction after the other
+        r.push_back(x);
+    }
+    f.t.calls[0].done(r);
+    f.run();
+    REQUIRE(f.recorded.size() == 2); // each once: early, not again at the job's end
+    CHECK(f.recorded[0].attempt.message_id == "A");
+    CHECK(f.recorded[1].attempt.message_id == "B");
+    CHECK(f.recorded[1].kind == outcome_kind::delivered);
+    CHECK(f.s.pending_recipients() == 0);
+}
