@@ -8,7 +8,10 @@
 Script knobs: banner, ehlo extensions (STARTTLS only with a cert), per-recipient replies,
 data_reply (after the final dot; data_delay: a slow accepting server), a list of `connection_replies` consumed one per connection
 (e.g. ["421 4.7.0 slow down", None] = the first connection gets 421 at the banner, the next is
-normal), drop_in_data (close mid-DATA), banner_delay (a slow server). Bounded: every socket
+normal), drop_in_data (close mid-DATA), banner_delay (a slow server); for cached-connection tests
+close_after_message (close right after the 250 to DATA: an idle timeout as the client sees it),
+reused_mail_reply (the reply to a MAIL on a connection that already took a message, then close)
+and drop_mail_from_connection (connections numbered from N on are closed at MAIL). Bounded: every socket
 has a timeout; stop() joins.
 """
 
@@ -30,6 +33,7 @@ class Received:
     data: bytes
     tls: bool
     at: float = 0.0  # time.monotonic() when the sink took it (just before its 250)
+    connection: int = 0  # which connection (1 = the first the sink accepted) carried it
 
 
 @dataclass
@@ -45,6 +49,9 @@ class SmtpSink:
     drop_in_data: bool = False
     banner_delay: float = 0.0  # seconds before the banner (a slow server: work piles up meanwhile)
     data_delay: float = 0.0  # seconds between the final dot and the reply (a slow accepting server)
+    close_after_message: bool = False  # close the connection right after the 250 to DATA
+    reused_mail_reply: str | None = None  # reply to MAIL once the connection took a message; close
+    drop_mail_from_connection: int = 0  # connections numbered ≥ this: closed at MAIL, no reply
     certfile: str | None = None
     keyfile: str | None = None
 
@@ -103,13 +110,14 @@ class SmtpSink:
                 return
             with self._lock:
                 self.connections += 1
+                number = self.connections
                 self.peers.append(peer)
                 override = self.connection_replies.pop(0) if self.connection_replies else None
-            t = threading.Thread(target=self._serve, args=(conn, peer, override), daemon=True)
+            t = threading.Thread(target=self._serve, args=(conn, peer, override, number), daemon=True)
             self._threads.append(t)
             t.start()
 
-    def _serve(self, conn, peer, override):
+    def _serve(self, conn, peer, override, number):
         conn.settimeout(10)
         f = _LineIO(conn)
         try:
@@ -120,7 +128,7 @@ class SmtpSink:
             if self.banner_delay:
                 time.sleep(self.banner_delay)
             f.send(self.banner)
-            helo, mail_from, rcpts, tls = "", None, [], False
+            helo, mail_from, rcpts, tls, taken = "", None, [], False, 0
             while not self._stop.is_set():
                 line = f.readline()
                 if line is None:
@@ -144,6 +152,11 @@ class SmtpSink:
                     f = _LineIO(conn)
                     tls = True
                 elif verb == "MAIL":
+                    if self.drop_mail_from_connection and number >= self.drop_mail_from_connection:
+                        return
+                    if taken and self.reused_mail_reply:
+                        f.send(self.reused_mail_reply)
+                        return
                     mail_from, rcpts = _path(line), []
                     f.send("250 2.1.0 Ok")
                 elif verb == "RCPT":
@@ -165,8 +178,11 @@ class SmtpSink:
                     if self.data_reply.startswith("2"):
                         with self._lock:
                             self.messages.append(Received(peer, helo, mail_from, list(rcpts), data, tls,
-                                                          time.monotonic()))
+                                                          time.monotonic(), number))
+                        taken += 1
                     f.send(self.data_reply)
+                    if self.close_after_message:
+                        return
                 elif verb == "RSET":
                     mail_from, rcpts = None, []
                     f.send("250 2.0.0 Ok")
