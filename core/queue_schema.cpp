@@ -236,6 +236,13 @@ CREATE INDEX delivery_log_recipient ON delivery_log(recipient);
 CREATE INDEX delivery_log_at ON delivery_log(at);
 CREATE INDEX delivery_log_msgid ON delivery_log(message_id_header);
 )sql",
+    // 5: large bodies live in spool/<queue id> beside queue.db (daemon/queue/body_spool.hpp):
+    // spooled = 1 means messages.body is empty and the file holds the message; size is the
+    // body's size either way.
+    R"sql(
+ALTER TABLE messages ADD COLUMN spooled INTEGER NOT NULL DEFAULT 0
+    CHECK (spooled = 0 OR spooled = 1);
+)sql",
 };
 
 // Steps that rebuild a table referenced by a foreign key: DROP TABLE would cascade-delete the

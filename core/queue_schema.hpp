@@ -7,7 +7,7 @@ namespace cartero::queue_db {
 
 // The schema version this build writes. queue.db files with a higher user_version were written
 // by a newer carterod and are refused (a downgrade must not scribble over a newer layout).
-inline constexpr int schema_version = 4;
+inline constexpr int schema_version = 5;
 
 // Brings `db` up to schema_version. Each step runs in its own IMMEDIATE transaction together
 // with its `PRAGMA user_version = N`, so a crash or an error leaves the database at the previous

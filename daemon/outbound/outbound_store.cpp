@@ -3,6 +3,7 @@
 
 #include "core/log.hpp"
 #include "daemon/bounce/classifier.hpp"
+#include "daemon/queue/body_spool.hpp"
 
 #include <sqlite3.h>
 
@@ -156,6 +157,17 @@ T on_writer(queue::store& store, F&& fn) {
     return f.get();
 }
 
+// The body of the row q is on: the blob in column `blob_col`, or the spool file when the
+// `spooled_col` column says so (throws when that file is unreadable).
+std::shared_ptr<const std::string> body_of(sqlite3* db, const std::string& queue_id, stmt& q,
+                                           int blob_col, int spooled_col) {
+    if (q.col_int(spooled_col) != 0)
+        return std::make_shared<const std::string>(queue::read_spooled_body(db, queue_id));
+    auto p = static_cast<const char*>(sqlite3_column_blob(q.s, blob_col));
+    return std::make_shared<const std::string>(
+        p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(q.s, blob_col)));
+}
+
 } // namespace
 
 std::vector<std::shared_ptr<outbound_message>> outbound_store::load_pending() {
@@ -199,7 +211,7 @@ outbound_store::load_unreported_failures(const std::string& queue_id, std::vecto
     using result = std::pair<std::shared_ptr<outbound_message>, std::vector<std::string>>;
     auto r = on_writer<result>(store_, [&queue_id](sqlite3* db) {
         stmt q(db, "SELECT m.mail_from, m.received_at, m.size, m.envid, m.dsn_ret, m.body, "
-                   "r.id, r.deliver_to, r.rcpt_to, r.last_reply, r.notify, r.orcpt "
+                   "r.id, r.deliver_to, r.rcpt_to, r.last_reply, r.notify, r.orcpt, m.spooled "
                    "FROM messages m JOIN recipients r ON r.message_id = m.id "
                    "WHERE m.id = ?1 AND r.state = 'failed' AND r.dsn_sent = 0 ORDER BY r.id");
         q.text(1, queue_id);
@@ -214,9 +226,11 @@ outbound_store::load_unreported_failures(const std::string& queue_id, std::vecto
                 m.size = static_cast<std::uint64_t>(q.col_int(2));
                 m.envid = q.col_text(3);
                 m.ret = q.col_text(4);
-                auto p = static_cast<const char*>(sqlite3_column_blob(q.s, 5));
-                m.body = std::make_shared<const std::string>(
-                    p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(q.s, 5)));
+                try {
+                    m.body = body_of(db, queue_id, q, 5, 12);
+                } catch (const std::exception& e) { // the DSN goes out without the original
+                    log::error("outbound_body_unreadable", {{"queue_id", queue_id}, {"error", e.what()}});
+                }
             }
             outbound_recipient r;
             r.row_id = q.col_int(6);
@@ -245,11 +259,16 @@ std::vector<std::string> outbound_store::unreported_failure_ids() {
 
 std::shared_ptr<const std::string> outbound_store::load_body(const std::string& queue_id) {
     return on_writer<std::shared_ptr<const std::string>>(store_, [&](sqlite3* db) {
-        stmt q(db, "SELECT body FROM messages WHERE id = ?1");
+        stmt q(db, "SELECT body, spooled FROM messages WHERE id = ?1");
         q.text(1, queue_id);
         if (!q.step()) return std::shared_ptr<const std::string>();
-        auto p = static_cast<const char*>(sqlite3_column_blob(q.s, 0));
-        return std::make_shared<const std::string>(p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(q.s, 0)));
+        try {
+            return body_of(db, queue_id, q, 0, 1);
+        } catch (const std::exception& e) {
+            // nullptr: the scheduler does not send it (never an empty message instead).
+            log::error("outbound_body_unreadable", {{"queue_id", queue_id}, {"error", e.what()}});
+            return std::shared_ptr<const std::string>();
+        }
     });
 }
 

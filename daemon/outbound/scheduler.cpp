@@ -219,7 +219,12 @@ std::vector<delivery_job::item> scheduler::take_ready(dest_queue& q, std::size_t
             rest.push_back(std::move(e));
             continue;
         }
-        if (!e.msg->body && hooks_.load_body) e.msg->body = hooks_.load_body(e.msg->id);
+        if (!e.msg->body && hooks_.load_body) {
+            e.msg->body = hooks_.load_body(e.msg->id);
+            // Gone (deleted meanwhile) or unreadable (logged by the loader): never send an
+            // empty message in its place; the recipient stays queued in queue.db.
+            if (!e.msg->body) continue;
+        }
         if (!e.msg->prepared && e.msg->body && hooks_.prepare) {
             e.msg->body = hooks_.prepare(*e.msg);
             e.msg->prepared = true;

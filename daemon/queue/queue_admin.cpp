@@ -2,6 +2,8 @@
 // writes as store writer_tasks that publish an admin_event after their COMMIT.
 #include "daemon/queue/queue_admin.hpp"
 
+#include "daemon/queue/body_spool.hpp"
+
 #include "core/log.hpp"
 
 #include <sqlite3.h>
@@ -296,7 +298,7 @@ std::optional<message_detail> queue_admin::show(const std::string& queue_id) {
     return read<std::optional<message_detail>>([&](sqlite3* db) -> std::optional<message_detail> {
         // Only the start of the body is read: the header section is all that is shown.
         query q(db, "SELECT id, received_at, mail_from, size, held, message_id_header, helo, "
-                    "client_ip, auth_user, envid, dsn_ret, substr(body, 1, ?2) "
+                    "client_ip, auth_user, envid, dsn_ret, substr(body, 1, ?2), spooled "
                     "FROM messages WHERE id = ?1");
         q.bind(1, queue_id).bind(2, static_cast<std::int64_t>(max_header_bytes + 4));
         if (!q.next()) return std::nullopt;
@@ -312,7 +314,9 @@ std::optional<message_detail> queue_admin::show(const std::string& queue_id) {
         d.auth_user = q.text(8);
         d.envid = q.text(9);
         d.dsn_ret = q.text(10);
-        std::string start = q.blob(11);
+        // A spooled body's file is read the same way (an unreadable one is an error here).
+        std::string start = q.int64(12) ? read_spooled_body(db, d.id, max_header_bytes + 4)
+                                        : q.blob(11);
         auto end = start.find("\r\n\r\n");
         if (end != std::string::npos) {
             start.resize(end + 2);

@@ -1,6 +1,8 @@
 // daemon/queue/queue_store.cpp — queue::store on SQLite: one writer thread, group commit, marks.
 #include "daemon/queue/queue_store.hpp"
 
+#include "daemon/queue/body_spool.hpp"
+
 #include "core/log.hpp"
 #include "core/queue_schema.hpp"
 
@@ -147,6 +149,9 @@ public:
             // durable before the first 250 can depend on them.
             fsync_dir(dir);
             prepare();
+            spool_ = std::make_unique<body_spool>(dir / "spool");
+            watch_spool_deletions();
+            sweep_spool();
         } catch (const std::exception& e) {
             throw fail(e.what());
         }
@@ -155,16 +160,30 @@ public:
 
     ~sqlite_store() override { stop(); }
 
+    // A large body goes to its spool file here, on the caller's thread (sessions run on
+    // several), so the single writer only syncs the whole group's files at once.
     void enqueue(message m, done_fn done) override {
+        bool spooled = false;
+        if (m.body.size() >= settings_.spool_threshold) {
+            try {
+                spool_->write(m.id, m.body);
+                spooled = true;
+            } catch (const std::exception& e) {
+                log::error("queue_spool_write_failed", {{"queue_id", m.id}, {"error", e.what()}});
+                done(std::string(e.what()));
+                return;
+            }
+        }
         {
             std::lock_guard lk(mu_);
             if (!stopping_) {
-                in_.push_back({std::make_shared<message>(std::move(m)), std::move(done)});
+                in_.push_back({std::make_shared<message>(std::move(m)), std::move(done), spooled});
                 ++enqueued_seq_;
                 cv_.notify_one();
                 return;
             }
         }
+        if (spooled) spool_->remove(m.id);
         done(std::string("queue is stopped"));
     }
 
@@ -237,6 +256,8 @@ public:
                 rollback_.step();
                 rollback_.reset();
             }
+            // A task that deleted messages committed that with synchronous=FULL.
+            collect_spool(spool_commit::full_if_deleted);
         }, [&refused] { refused = true; });
         return !refused;
     }
@@ -279,6 +300,7 @@ private:
     struct pending {
         std::shared_ptr<message> msg;
         done_fn done;
+        bool spooled = false; // the body is in spool/<id> (written by enqueue, not yet synced)
     };
     struct mark {
         std::int64_t row_id;
@@ -317,8 +339,8 @@ private:
         release_ = stmt(h_.db, "RELEASE results");
         insert_message_ = stmt(h_.db,
             "INSERT INTO messages(id, received_at, mail_from, helo, client_ip, auth_user, size, "
-            "body, message_id_header, envid, dsn_ret) "
-            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+            "body, message_id_header, envid, dsn_ret, spooled) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
         insert_rcpt_ = stmt(h_.db,
             "INSERT INTO recipients(message_id, rcpt_to, deliver_to, kind, maildir, quota_bytes, "
             "state, updated_at, notify, orcpt) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8, ?9)");
@@ -335,6 +357,85 @@ private:
         delete_done_ = stmt(h_.db,
             "DELETE FROM messages WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM recipients "
             "WHERE message_id = ?1 AND state <> 'delivered')");
+        message_exists_ = stmt(h_.db, "SELECT 1 FROM messages WHERE id = ?1");
+    }
+
+    // ---- spool files of large bodies (body_spool.hpp) -------------------------------------
+    // Every DELETE of a spooled message, whoever runs it on this connection (marks, outbound
+    // results, queue_admin), names its file through a TEMP trigger. The file is removed only
+    // once the row is really gone (the DELETE may be rolled back with its transaction or
+    // savepoint) and that deletion is durable (a synchronous=NORMAL commit is not yet): a file
+    // must never be missing for a row a crash could bring back.
+    static void on_spool_deleted(sqlite3_context* ctx, int, sqlite3_value** argv) {
+        auto* self = static_cast<sqlite_store*>(sqlite3_user_data(ctx));
+        auto p = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
+        if (p) self->spool_candidates_.emplace_back(p, static_cast<std::size_t>(sqlite3_value_bytes(argv[0])));
+    }
+
+    void watch_spool_deletions() {
+        if (sqlite3_create_function_v2(h_.db, "cartero_spool_deleted", 1, SQLITE_UTF8, this,
+                                       &sqlite_store::on_spool_deleted, nullptr, nullptr,
+                                       nullptr) != SQLITE_OK)
+            throw std::runtime_error(std::string("registering the spool hook: ") +
+                                     sqlite3_errmsg(h_.db));
+        exec("CREATE TEMP TRIGGER spool_deleted AFTER DELETE ON main.messages "
+             "WHEN old.spooled = 1 BEGIN SELECT cartero_spool_deleted(old.id); END");
+    }
+
+    // At start (before the writer runs): files without a row are leftovers of a crash between
+    // the file write and the COMMIT (the client got no 250), or of a deletion whose unlink had
+    // not happened yet; a spooled row without its file cannot be delivered and is reported.
+    void sweep_spool() {
+        std::set<std::string> rows;
+        {
+            stmt q(h_.db, "SELECT id FROM messages WHERE spooled = 1");
+            int rc;
+            while ((rc = q.step()) == SQLITE_ROW) rows.insert(q.text(0));
+            if (rc != SQLITE_DONE)
+                throw std::runtime_error(std::string("listing spooled messages: ") +
+                                         sqlite3_errmsg(h_.db));
+        }
+        std::set<std::string> files;
+        std::size_t swept = 0;
+        for (auto& name : spool_->list()) {
+            if (rows.count(name)) {
+                files.insert(std::move(name));
+            } else if (spool_->remove(name)) {
+                ++swept;
+            }
+        }
+        if (swept) log::info("queue_spool_swept", {{"files", std::to_string(swept)}});
+        for (const auto& id : rows)
+            if (!files.count(id))
+                log::error("queue_spool_file_missing",
+                           {{"queue_id", id}, {"file", (spool_->dir() / id).string()}});
+    }
+
+    enum class spool_commit { not_durable, durable, full_if_deleted };
+    // After a transaction ended: candidates whose row is gone wait for a durable commit; at one,
+    // every waiting file is removed (a synchronous=FULL commit fsyncs the WAL, which makes the
+    // earlier NORMAL commits durable too).
+    void collect_spool(spool_commit how) {
+        bool deleted_here = false;
+        for (const auto& id : spool_candidates_) {
+            message_exists_.bind(1, id);
+            int rc = message_exists_.step();
+            message_exists_.reset();
+            if (rc == SQLITE_DONE) {
+                spool_unlink_.push_back(id);
+                deleted_here = true;
+            }
+            // SQLITE_ROW: the DELETE was undone; an error: leave the file to the next sweep.
+        }
+        spool_candidates_.clear();
+        const bool durable = how == spool_commit::durable ||
+                             (how == spool_commit::full_if_deleted && deleted_here);
+        if (!durable) return;
+        for (const auto& id : spool_unlink_)
+            if (!spool_->remove(id))
+                log::error("queue_spool_unlink_failed", {{"queue_id", id},
+                                                         {"error", std::strerror(errno)}});
+        spool_unlink_.clear();
     }
 
     // Hands fn to the writer thread; it runs after every enqueue made before this call has been
@@ -395,7 +496,7 @@ private:
 
     // Inserts one message and its recipients; returns the sqlite result code of the first
     // failing step (SQLITE_DONE when all went in).
-    int insert_one(message& m, std::int64_t now, std::vector<std::int64_t>& row_ids) {
+    int insert_one(message& m, bool spooled, std::int64_t now, std::vector<std::int64_t>& row_ids) {
         if (m.message_id_header.empty()) m.message_id_header = extract_message_id(m.body);
         insert_message_.bind(1, m.id);
         insert_message_.bind(2, m.received_at);
@@ -404,10 +505,11 @@ private:
         insert_message_.bind(5, m.client_ip);
         insert_message_.bind(6, m.auth_user);
         insert_message_.bind(7, static_cast<std::int64_t>(m.body.size()));
-        insert_message_.bind_blob(8, m.body);
+        insert_message_.bind_blob(8, spooled ? std::string_view("", 0) : std::string_view(m.body));
         insert_message_.bind(9, m.message_id_header);
         insert_message_.bind(10, m.envid);
         insert_message_.bind(11, m.dsn_ret);
+        insert_message_.bind(12, static_cast<std::int64_t>(spooled ? 1 : 0));
         int rc = insert_message_.step();
         insert_message_.reset();
         if (rc != SQLITE_DONE) return rc;
@@ -442,6 +544,17 @@ private:
         std::optional<std::string> batch_error;
         bool results_applied = false;
 
+        // Spooled bodies must be on disk before the COMMIT that makes their rows visible: one
+        // syncfs for the whole group. If it fails, only those messages fail (451).
+        if (std::any_of(batch.begin(), batch.end(), [](const pending& p) { return p.spooled; })) {
+            try {
+                spool_->sync();
+            } catch (const std::exception& e) {
+                for (std::size_t i = 0; i < batch.size(); ++i)
+                    if (batch[i].spooled) errors[i] = e.what();
+            }
+        }
+
         for (bool retry = true; retry;) {
             retry = false;
             int rc = begin_.step();
@@ -453,7 +566,7 @@ private:
             for (std::size_t i = 0; i < batch.size() && !retry && !batch_error; ++i) {
                 if (errors[i]) continue;
                 row_ids[i].clear();
-                rc = insert_one(*batch[i].msg, now, row_ids[i]);
+                rc = insert_one(*batch[i].msg, batch[i].spooled, now, row_ids[i]);
                 if (rc == SQLITE_DONE) continue;
                 std::string why = std::string("queue.db insert: ") + sqlite3_errmsg(h_.db);
                 if ((rc & 0xff) == SQLITE_CONSTRAINT) {
@@ -486,6 +599,10 @@ private:
 
         // The batch failed before its COMMIT pass: the results still get their own transaction.
         if (!results_applied && (!marks.empty() || !joined.empty())) write_results(marks, joined);
+        // Files of messages that did not go in; then deletions this durable COMMIT covers.
+        for (std::size_t i = 0; i < batch.size(); ++i)
+            if (batch[i].spooled && (batch_error || errors[i])) spool_->remove(batch[i].msg->id);
+        collect_spool(batch_error ? spool_commit::not_durable : spool_commit::durable);
 
         std::size_t ok = 0;
         if (!batch_error) {
@@ -553,6 +670,7 @@ private:
         } catch (const std::exception& e) {
             log::error("queue_pragma_failed", {{"error", e.what()}});
         }
+        collect_spool(spool_commit::not_durable);
     }
 
     // Inside an open transaction: the marks, then each joined task, each in a savepoint so that
@@ -628,7 +746,10 @@ private:
     store_settings settings_;
     db_handle h_; // declared before the statements: they are finalized first
     stmt begin_, commit_, rollback_, savepoint_, rollback_to_, release_;
-    stmt insert_message_, insert_rcpt_, mark_, insert_log_, delete_done_;
+    stmt insert_message_, insert_rcpt_, mark_, insert_log_, delete_done_, message_exists_;
+    std::unique_ptr<body_spool> spool_;
+    std::vector<std::string> spool_candidates_; // writer thread: spooled rows DELETEd, maybe undone
+    std::vector<std::string> spool_unlink_;     // rows gone; files removed at the next durable commit
 
     std::mutex mu_;
     std::condition_variable cv_;
@@ -704,7 +825,7 @@ std::vector<pending_message> query_pending_local(sqlite3* db, const std::string&
     stmt q(db,
            "SELECT r.id, r.rcpt_to, r.deliver_to, r.maildir, r.quota_bytes, m.id, "
            "m.received_at, m.mail_from, m.helo, m.client_ip, m.auth_user, m.body, "
-           "m.message_id_header "
+           "m.message_id_header, m.spooled "
            "FROM recipients r JOIN messages m ON m.id = r.message_id "
            "WHERE r.kind = 'local' AND m.held = 0 AND (?1 = '' OR m.id = ?1) AND "
            "(r.state = 'queued' OR (r.state = 'deferred' AND r.next_attempt_at > 0)) "
@@ -713,10 +834,12 @@ std::vector<pending_message> query_pending_local(sqlite3* db, const std::string&
     std::vector<pending_message> out;
     std::shared_ptr<message> cur;
     std::vector<std::int64_t> ids;
+    bool unreadable = false;
     auto flush_cur = [&] {
-        if (cur) out.push_back({std::move(cur), std::move(ids)});
+        if (cur && !unreadable) out.push_back({std::move(cur), std::move(ids)});
         cur.reset();
         ids.clear();
+        unreadable = false;
     };
     for (;;) {
         int rc = q.step();
@@ -734,7 +857,18 @@ std::vector<pending_message> query_pending_local(sqlite3* db, const std::string&
             cur->helo = q.text(8);
             cur->client_ip = q.text(9);
             cur->auth_user = q.text(10);
-            cur->body = q.blob(11);
+            if (q.int64(13) == 0) {
+                cur->body = q.blob(11);
+            } else {
+                try {
+                    cur->body = read_spooled_body(db, cur->id);
+                } catch (const std::exception& e) {
+                    // Never deliver it empty; the others still go. It stays queued (and
+                    // reported at every start) until an administrator deletes or bounces it.
+                    log::error("queue_spool_unreadable", {{"queue_id", cur->id}, {"error", e.what()}});
+                    unreadable = true;
+                }
+            }
             cur->message_id_header = q.text(12);
         }
         recipient r;

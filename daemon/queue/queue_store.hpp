@@ -1,6 +1,8 @@
 // daemon/queue/queue_store.hpp — the durable queue: queue.db (SQLite, WAL) with group commit.
 #pragma once
 
+#include "daemon/queue/body_spool.hpp"
+
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -56,6 +58,9 @@ struct store_settings {
     std::filesystem::path queue_db;
     std::size_t max_batch = 256; // messages per group commit
     int busy_timeout_ms = 5000;  // wait for another process's write lock (carteroctl init)
+    // Bodies of at least this many bytes go to <dir of queue_db>/spool/<queue id> instead of
+    // messages.body (body_spool.hpp); tests lower it to exercise the spool with small messages.
+    std::size_t spool_threshold = default_spool_threshold;
 };
 
 // A message as the delivery agent gets it: the recipients still to deliver and their row ids.

@@ -108,7 +108,7 @@ TEST_CASE("v3 → v4 keeps every row and the CHECKs need no ephemeral table", "[
     // Under v3 the IN-list CHECKs cost a temporary table per statement: what step 4 removes.
     CHECK(ephemeral_tables(d.db, "UPDATE recipients SET state = 'failed' WHERE id = 7") > 0);
 
-    cartero::queue_db::migrate(d.db);
+    cartero::queue_db::migrate_to(d.db, 4);
     CHECK(d.scalar("PRAGMA user_version") == 4);
     CHECK(d.scalar("PRAGMA foreign_keys") == 1); // restored after the rebuild
     CHECK(d.scalar("SELECT count(*) FROM messages WHERE id='Q1' AND held=1 AND envid='E1' AND "
@@ -155,10 +155,26 @@ TEST_CASE("v3 → v4 drops a recipient whose message is gone", "[queue_schema]")
                    "VALUES ('Q1', 1, 'a@b', 1, x'41')") == SQLITE_OK);
     REQUIRE(d.exec("INSERT INTO recipients(message_id, rcpt_to, deliver_to, kind, updated_at) "
                    "VALUES ('GONE', 'x@y', 'x@y', 'local', 1), ('Q1', 'z@y', 'z@y', 'local', 1)") == SQLITE_OK);
-    REQUIRE_NOTHROW(cartero::queue_db::migrate(d.db));
+    REQUIRE_NOTHROW(cartero::queue_db::migrate_to(d.db, 4));
     CHECK(d.scalar("PRAGMA user_version") == 4);
     CHECK(d.scalar("SELECT count(*) FROM recipients WHERE message_id='GONE'") == 0);
     CHECK(d.scalar("SELECT count(*) FROM recipients WHERE message_id='Q1'") == 1);
+}
+
+TEST_CASE("v4 → v5 adds messages.spooled, 0 for every existing row", "[queue_schema]") {
+    mem_db d;
+    cartero::queue_db::migrate_to(d.db, 4);
+    REQUIRE(d.exec("INSERT INTO messages(id, received_at, mail_from, size, body) "
+                   "VALUES ('Q1', 1, 'a@b', 3, x'414243')") == SQLITE_OK);
+    cartero::queue_db::migrate(d.db);
+    CHECK(d.scalar("PRAGMA user_version") == 5);
+    CHECK(d.scalar("SELECT count(*) FROM messages WHERE id='Q1' AND spooled=0 AND body=x'414243'") == 1);
+    CHECK(d.exec("INSERT INTO messages(id, received_at, mail_from, size, body, spooled) "
+                 "VALUES ('Q2', 1, '', 100000, x'', 1)") == SQLITE_OK);
+    CHECK(d.exec("INSERT INTO messages(id, received_at, mail_from, size, body, spooled) "
+                 "VALUES ('Q3', 1, '', 1, x'41', 2)") != SQLITE_OK);
+    CHECK(ephemeral_tables(d.db, "INSERT INTO messages(id, received_at, mail_from, size, body, spooled) "
+                                 "VALUES ('Q4', 1, '', 1, x'41', 0)") == 0);
 }
 
 TEST_CASE("migrate_to refuses a version this build does not know", "[queue_schema]") {

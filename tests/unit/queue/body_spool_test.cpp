@@ -1,0 +1,186 @@
+// tests/unit/queue/body_spool_test.cpp — large bodies in spool/<id>: written, synced, read back,
+// removed only after their row is durably gone, leftovers swept at start.
+#include "daemon/queue/body_spool.hpp"
+#include "daemon/queue/queue_admin.hpp"
+#include "daemon/queue/queue_store.hpp"
+#include "tests/unit/queue/test_support.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <future>
+#include <iterator>
+#include <sstream>
+
+using namespace cartero;
+using cartero::test::query_int;
+using cartero::test::temp_dir;
+
+namespace {
+
+queue::message big_message(std::size_t size, const std::string& local_to = "user@example.com") {
+    queue::message m;
+    m.id = queue::new_queue_id();
+    m.mail_from = "sender@example.org";
+    m.received_at = 1700000000;
+    m.body = "Subject: big\r\n\r\n";
+    while (m.body.size() < size) m.body += ".line " + std::to_string(m.body.size()) + "\r\n";
+    queue::recipient r;
+    r.rcpt_to = r.deliver_to = local_to;
+    r.maildir = "/tmp/none/user";
+    m.rcpts.push_back(r);
+    return m;
+}
+
+std::optional<std::string> enqueue_wait(queue::store& s, queue::message m) {
+    std::promise<std::optional<std::string>> p;
+    auto f = p.get_future();
+    s.enqueue(std::move(m), [&p](std::optional<std::string> e) { p.set_value(std::move(e)); });
+    return f.get();
+}
+
+std::string slurp(const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+queue::store_settings settings(const std::filesystem::path& db, std::size_t threshold = 1000) {
+    queue::store_settings s{db};
+    s.spool_threshold = threshold;
+    return s;
+}
+
+} // namespace
+
+TEST_CASE("spool: a large body lives in its file, a small one in queue.db", "[body_spool]") {
+    temp_dir dir;
+    const auto db = dir.path / "queue.db";
+    const auto spool = dir.path / "spool";
+    auto big = big_message(5000), small = big_message(100);
+    const auto big_id = big.id, small_id = small.id, big_body = big.body;
+    {
+        auto s = queue::store::open(settings(db));
+        CHECK_FALSE(enqueue_wait(*s, big));
+        CHECK_FALSE(enqueue_wait(*s, small));
+        s->stop();
+    }
+    CHECK(slurp(spool / big_id) == big_body);
+    CHECK_FALSE(std::filesystem::exists(spool / small_id));
+    CHECK(query_int(db, "SELECT count(*) FROM messages WHERE id='" + big_id +
+                            "' AND spooled=1 AND length(body)=0 AND size=" +
+                            std::to_string(big_body.size())) == 1);
+    CHECK(query_int(db, "SELECT count(*) FROM messages WHERE id='" + small_id +
+                            "' AND spooled=0 AND length(body)>0") == 1);
+
+    // After a restart the local recovery reads the body from the file.
+    auto s = queue::store::open(settings(db));
+    auto pending = s->load_pending_local();
+    REQUIRE(pending.size() == 2);
+    for (const auto& p : pending)
+        if (p.msg->id == big_id) CHECK(p.msg->body == big_body);
+}
+
+TEST_CASE("spool: the file goes once the delivered message's deletion is durable", "[body_spool]") {
+    temp_dir dir;
+    const auto db = dir.path / "queue.db";
+    const auto spool = dir.path / "spool";
+    auto s = queue::store::open(settings(db));
+    std::vector<std::int64_t> rows;
+    s->set_on_committed([&](std::shared_ptr<const queue::message>, std::vector<std::int64_t> r) {
+        rows = std::move(r);
+    });
+    auto m = big_message(4000);
+    const auto id = m.id;
+    REQUIRE_FALSE(enqueue_wait(*s, m));
+    REQUIRE(rows.size() == 1);
+    REQUIRE(std::filesystem::exists(spool / id));
+
+    s->mark_delivered(rows);
+    s->flush();
+    // The marks committed alone (synchronous=NORMAL): the row is gone, the file not yet.
+    CHECK(query_int(db, "SELECT count(*) FROM messages WHERE id='" + id + "'") == 0);
+    CHECK(std::filesystem::exists(spool / id));
+    // The next group commit (synchronous=FULL) makes the deletion durable: now it goes.
+    REQUIRE_FALSE(enqueue_wait(*s, big_message(10)));
+    CHECK_FALSE(std::filesystem::exists(spool / id));
+}
+
+TEST_CASE("spool: a queue_admin delete removes the file, a refused message leaves none",
+          "[body_spool]") {
+    temp_dir dir;
+    const auto db = dir.path / "queue.db";
+    const auto spool = dir.path / "spool";
+    auto s = queue::store::open(settings(db));
+    queue::queue_admin admin(*s, db);
+    auto m = big_message(3000);
+    const auto id = m.id;
+    REQUIRE_FALSE(enqueue_wait(*s, m));
+    auto shown = admin.show(id);
+    REQUIRE(shown);
+    CHECK(shown->headers.find("Subject: big") != std::string::npos);
+    admin.remove(id);
+    s->flush();
+    CHECK_FALSE(std::filesystem::exists(spool / id));
+
+    // The same queue id again: its file is refused (O_EXCL) before anything is written.
+    auto a = big_message(3000);
+    auto b = a;
+    b.body = "different\r\n" + b.body;
+    REQUIRE_FALSE(enqueue_wait(*s, a));
+    auto err = enqueue_wait(*s, b);
+    REQUIRE(err);
+    CHECK(err->find("queue spool") != std::string::npos);
+    CHECK(slurp(spool / a.id) == a.body); // the first message's file is untouched
+
+    // A small message whose id is taken by a spooled one fails at INSERT: nothing left over.
+    auto c = big_message(3000);
+    auto d = big_message(10);
+    d.id = c.id;
+    REQUIRE_FALSE(enqueue_wait(*s, d));
+    REQUIRE(enqueue_wait(*s, c)); // duplicate queue id → constraint error
+    CHECK_FALSE(std::filesystem::exists(spool / c.id));
+    CHECK(query_int(db, "SELECT count(*) FROM messages WHERE id='" + c.id + "' AND spooled=0") == 1);
+}
+
+TEST_CASE("spool: start sweeps files without a row and keeps the others", "[body_spool]") {
+    temp_dir dir;
+    const auto db = dir.path / "queue.db";
+    const auto spool = dir.path / "spool";
+    auto m = big_message(3000);
+    const auto id = m.id;
+    {
+        auto s = queue::store::open(settings(db));
+        REQUIRE_FALSE(enqueue_wait(*s, m));
+    }
+    std::ofstream(spool / "ORPHAN123") << "left by a crash before COMMIT";
+    std::ofstream(spool / "not-a-queue-id.txt") << "not ours: left alone";
+    {
+        auto s = queue::store::open(settings(db));
+        CHECK_FALSE(std::filesystem::exists(spool / "ORPHAN123"));
+        CHECK(std::filesystem::exists(spool / "not-a-queue-id.txt"));
+        CHECK(slurp(spool / id) == m.body);
+    }
+    // A spooled row whose file is gone: recovery skips it (never an empty body), others load.
+    std::filesystem::remove(spool / id);
+    auto s = queue::store::open(settings(db));
+    REQUIRE_FALSE(enqueue_wait(*s, big_message(10)));
+    auto pending = s->load_pending_local();
+    REQUIRE(pending.size() == 1);
+    CHECK(pending[0].msg->id != id);
+    CHECK_FALSE(pending[0].msg->body.empty());
+}
+
+TEST_CASE("spool: queue ids that are not plain names are refused", "[body_spool]") {
+    CHECK(queue::spool_name_ok("0ABCdef9"));
+    CHECK_FALSE(queue::spool_name_ok(""));
+    CHECK_FALSE(queue::spool_name_ok("../queue.db"));
+    CHECK_FALSE(queue::spool_name_ok("a/b"));
+    CHECK_FALSE(queue::spool_name_ok(std::string(65, 'A')));
+    temp_dir dir;
+    auto s = queue::store::open(settings(dir.path / "queue.db"));
+    auto m = big_message(3000);
+    m.id = "../escape";
+    auto err = enqueue_wait(*s, m);
+    REQUIRE(err);
+    CHECK_FALSE(std::filesystem::exists(dir.path / "escape"));
+}
