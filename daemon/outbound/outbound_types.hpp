@@ -68,8 +68,11 @@ struct delivery_job {
     // asks for more messages for this destination before QUIT (refill; empty = none now). With
     // none it keeps the connection idle for a moment, parked: `park` hands the scheduler a
     // wake-up to call when new work for the destination is ready (expired = no longer parked).
+    // park returns false when the connection must not wait (it has carried its
+    // messages_per_connection): it QUITs at once, so a fresh connection can take the rest
+    // instead of the queue waiting for the idle time to pass.
     std::function<std::vector<item>()> refill;
-    std::function<void(std::weak_ptr<std::function<void()>>)> park;
+    std::function<bool(std::weak_ptr<std::function<void()>>)> park;
 };
 
 // The SMTP side (MX lookup, connect, TLS, transactions). `done` is called exactly once, on the

@@ -185,8 +185,15 @@ void scheduler::start_jobs(dest_queue& q, std::int64_t now) {
         };
         job.next_hop_known = [this, key](const std::string& mx_host) { learn_mx_host(key, mx_host); };
         job.refill = [this, key, state] { return refill(key, *state); };
-        job.park = [this, key](std::weak_ptr<std::function<void()>> wake) {
+        job.park = [this, key, state](std::weak_ptr<std::function<void()>> wake) {
+            auto it = dests_.find(key);
+            if (stopped_ || it == dests_.end()) return false;
+            // Used up: parked, it would hold a connection slot that a fresh connection needs
+            // while the ready queue waits (measured: 2 s stalls after every 100 messages).
+            const std::size_t cap = std::max<std::uint32_t>(1, it->second.dest->limits().messages_per_connection);
+            if (state->items.size() >= cap) return false;
             idle_[key].push_back(std::move(wake));
+            return true;
         };
         transport_.deliver(std::move(job), [this, key, state, early](std::vector<attempt_result> r) {
             finish_job(key, *state, std::move(r), *early);

@@ -445,10 +445,11 @@ net::awaitable<void> smtp_transport::run(delivery_job job,
                         if (more.empty() && job.park && s_.idle_time.count() > 0 && (co_await flush())) {
                             net::steady_timer idle(ex_, s_.idle_time);
                             auto wake = std::make_shared<std::function<void()>>([&idle] { idle.cancel(); });
-                            job.park(wake);
-                            co_await idle.async_wait(nothrow);
-                            wake.reset(); // no longer parked
-                            more = job.refill();
+                            if (job.park(wake)) {
+                                co_await idle.async_wait(nothrow);
+                                wake.reset(); // no longer parked
+                                more = job.refill();
+                            }
                         }
                     }
                     if (more.empty()) {

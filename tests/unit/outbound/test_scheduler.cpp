@@ -384,7 +384,7 @@ TEST_CASE("a connection is reused: refill hands it more mail, a parked one is wo
     CHECK(job.refill().empty()); // nothing more yet
     bool woken = false;
     auto wake = std::make_shared<std::function<void()>>([&] { woken = true; });
-    job.park(wake);
+    CHECK(job.park(wake));
     f.s.add(f.msg("B", {"y@example.org"}));
     f.s.add(f.msg("C", {"z@example.org"}));
     f.s.add(f.msg("D", {"w@example.org"}));
@@ -394,6 +394,9 @@ TEST_CASE("a connection is reused: refill hands it more mail, a parked one is wo
     auto more = job.refill();
     REQUIRE(more.size() == 2);       // B and C: A + 2 = its cap of 3
     CHECK(job.refill().empty());     // cap reached: D waits for another connection
+    // …and this one must not park (holding the only connection slot): it QUITs at once.
+    auto wake2 = std::make_shared<std::function<void()>>([] {});
+    CHECK_FALSE(job.park(wake2));
     // The transport reports every recipient it carried, the refilled ones too.
     std::vector<attempt_result> r;
     for (const auto* item : {&job.items[0], &more[0], &more[1]}) {
