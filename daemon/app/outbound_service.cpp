@@ -229,8 +229,14 @@ void outbound_service::start(config::config_db& cfg) {
         net::post(io_, [this, e] {
             switch (e.action) {
             case queue::admin_action::held: sched_->hold(e.queue_id); break;
-            case queue::admin_action::released: sched_->release(e.queue_id); break;
-            case queue::admin_action::retried: sched_->retry_now(e.queue_id); break;
+            case queue::admin_action::released:
+                adopt_if_unknown(e.queue_id);
+                sched_->release(e.queue_id);
+                break;
+            case queue::admin_action::retried:
+                adopt_if_unknown(e.queue_id);
+                sched_->retry_now(e.queue_id);
+                break;
             case queue::admin_action::deleted: sched_->remove(e.queue_id); break;
             case queue::admin_action::bounced:
                 sched_->remove(e.queue_id);
@@ -245,6 +251,15 @@ void outbound_service::start(config::config_db& cfg) {
     log::info("outbound_started", {{"pending", std::to_string(sched_->pending_recipients())},
                                    {"dkim_keys", std::to_string(signing_.keys())},
                                    {"source_ips", std::to_string(source_ips_.size())}});
+}
+
+void outbound_service::adopt_if_unknown(const std::string& queue_id) {
+    if (sched_->knows(queue_id)) return;
+    try {
+        for (auto& m : ostore_.load_pending(queue_id)) sched_->add(std::move(m));
+    } catch (const std::exception& e) {
+        log::error("outbound_load_failed", {{"queue_id", queue_id}, {"error", e.what()}});
+    }
 }
 
 namespace {

@@ -61,6 +61,9 @@ private:
     std::string return_path(const outbound::outbound_message& m,
                             const outbound::outbound_recipient& r) const;
     void report_unreported_failures(const std::string& queue_id);
+    // A message released or retried that the scheduler does not know (it was held when carterod
+    // started, so load_pending skipped it): its due remote recipients from queue.db.
+    void adopt_if_unknown(const std::string& queue_id);
     bounce::dsn_request dsn_request_for(const outbound::outbound_message& m) const;
     void send_dsn(const outbound::outbound_message& m,
                   const std::vector<outbound::recipient_outcome>& failed);

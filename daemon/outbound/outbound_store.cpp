@@ -170,13 +170,15 @@ std::shared_ptr<const std::string> body_of(sqlite3* db, const std::string& queue
 
 } // namespace
 
-std::vector<std::shared_ptr<outbound_message>> outbound_store::load_pending() {
-    return on_writer<std::vector<std::shared_ptr<outbound_message>>>(store_, [](sqlite3* db) {
+std::vector<std::shared_ptr<outbound_message>> outbound_store::load_pending(const std::string& queue_id) {
+    return on_writer<std::vector<std::shared_ptr<outbound_message>>>(store_, [&queue_id](sqlite3* db) {
         stmt q(db, "SELECT m.id, m.mail_from, m.received_at, m.size, m.auth_user, m.envid, m.dsn_ret, "
                    "r.id, r.deliver_to, r.rcpt_to, r.attempts, r.next_attempt_at, r.notify, r.orcpt, "
                    "r.delay_dsn_sent FROM recipients r JOIN messages m ON m.id = r.message_id "
-                   "WHERE r.kind = 'remote' AND m.held = 0 AND (r.state = 'queued' OR "
-                   "(r.state = 'deferred' AND r.next_attempt_at > 0)) ORDER BY m.id, r.id");
+                   "WHERE r.kind = 'remote' AND m.held = 0 AND (?1 = '' OR m.id = ?1) AND "
+                   "(r.state = 'queued' OR (r.state = 'deferred' AND r.next_attempt_at > 0)) "
+                   "ORDER BY m.id, r.id");
+        q.text(1, queue_id);
         std::vector<std::shared_ptr<outbound_message>> out;
         while (q.step()) {
             const std::string id = q.col_text(0);

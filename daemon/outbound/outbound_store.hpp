@@ -23,7 +23,9 @@ public:
 
     // Remote recipients still to deliver ('queued', or 'deferred' with a retry time) of
     // messages that are not held, grouped per message; bodies are not loaded. Blocks.
-    std::vector<std::shared_ptr<outbound_message>> load_pending();
+    // queue_id "" = every message; else only that one (a released message the scheduler does
+    // not know: held at start, load_pending skipped it).
+    std::vector<std::shared_ptr<outbound_message>> load_pending(const std::string& queue_id = {});
     // A message with its failed recipients whose DSN is not sent yet (an admin bounce), body
     // loaded; nullptr when there is none. Blocks.
     std::shared_ptr<outbound_message> load_unreported_failures(const std::string& queue_id,

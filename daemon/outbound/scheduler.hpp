@@ -130,6 +130,12 @@ private:
     std::multimap<std::int64_t, entry> waiting_;  // by due time
     std::map<std::string, dest_queue> dests_;     // by "domain|source_ip"
     std::map<std::string, std::shared_ptr<outbound_message>> messages_; // by queue id
+
+public:
+    // Has this message recipients in the scheduler (waiting, ready or in flight)?
+    bool knows(const std::string& queue_id) const { return messages_.count(queue_id) != 0; }
+
+private:
     std::map<std::string, std::size_t> pending_; // recipients not yet delivered or failed
     std::set<std::string> held_;
     // Parked connections per destination (delivery_job::park), woken for new work.

@@ -671,6 +671,19 @@ private:
             log::error("queue_pragma_failed", {{"error", e.what()}});
         }
         collect_spool(spool_commit::not_durable);
+        // Spooled messages were deleted: sync the WAL now (what a synchronous=FULL COMMIT
+        // does; SQLite refuses to change the level inside a transaction), so their files go
+        // now rather than at the next message, which on a quiet server may be hours away.
+        // One fsync, only when a large body was freed.
+        if (!spool_unlink_.empty() && sync_wal()) collect_spool(spool_commit::durable);
+    }
+
+    bool sync_wal() {
+        sqlite3_file* f = nullptr;
+        if (sqlite3_file_control(h_.db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &f) != SQLITE_OK ||
+            !f || !f->pMethods)
+            return false;
+        return f->pMethods->xSync(f, SQLITE_SYNC_NORMAL) == SQLITE_OK;
     }
 
     // Inside an open transaction: the marks, then each joined task, each in a savepoint so that
