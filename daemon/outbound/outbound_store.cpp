@@ -260,6 +260,13 @@ std::vector<std::string> outbound_store::unreported_failure_ids() {
 }
 
 std::shared_ptr<const std::string> outbound_store::load_body(const std::string& queue_id) {
+    // A spooled body straight from its file, on this thread: no wait behind a group commit.
+    try {
+        if (auto b = store_.read_spooled(queue_id)) return b;
+    } catch (const std::exception& e) {
+        log::error("outbound_body_unreadable", {{"queue_id", queue_id}, {"error", e.what()}});
+        return nullptr;
+    }
     return on_writer<std::shared_ptr<const std::string>>(store_, [&](sqlite3* db) {
         stmt q(db, "SELECT body, spooled FROM messages WHERE id = ?1");
         q.text(1, queue_id);
@@ -285,7 +292,9 @@ std::shared_ptr<outbound_message> outbound_store::from_committed(std::shared_ptr
     out->auth_user = m.auth_user;
     out->envid = m.envid;
     out->ret = m.dsn_ret;
-    out->body = std::shared_ptr<const std::string>(mp, &mp->body); // aliasing: no copy
+    // A spooled body is not kept: a backlog of large messages would otherwise sit in memory
+    // until sent. take_ready reads it back from its file (load_body) just before the attempt.
+    if (!m.spooled) out->body = std::shared_ptr<const std::string>(mp, &mp->body); // aliasing: no copy
     for (std::size_t i = 0; i < m.rcpts.size() && i < rows.size(); ++i) {
         if (m.rcpts[i].kind != queue::rcpt_kind::remote) continue;
         outbound_recipient r;

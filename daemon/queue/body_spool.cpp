@@ -3,6 +3,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <dirent.h>
@@ -26,6 +27,33 @@ void fsync_directory(const std::filesystem::path& dir) {
     int err = errno;
     ::close(fd);
     if (rc != 0) throw sys_failure("cannot fsync", dir, err);
+}
+
+// Reads up to max_bytes of fd and closes it.
+std::string read_all(int fd, const std::filesystem::path& path, std::size_t max_bytes) {
+    struct stat sb {};
+    if (::fstat(fd, &sb) != 0) {
+        int err = errno;
+        ::close(fd);
+        throw sys_failure("cannot stat", path, err);
+    }
+    std::string out;
+    out.resize(std::min<std::size_t>(static_cast<std::size_t>(sb.st_size), max_bytes));
+    std::size_t got = 0;
+    while (got < out.size()) {
+        ssize_t n = ::read(fd, out.data() + got, out.size() - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            int err = errno;
+            ::close(fd);
+            throw sys_failure("cannot read", path, err);
+        }
+        if (n == 0) break; // shorter than fstat said: return what is there
+        got += static_cast<std::size_t>(n);
+    }
+    ::close(fd);
+    out.resize(got);
+    return out;
 }
 
 } // namespace
@@ -113,29 +141,17 @@ std::string read_spooled_body(sqlite3* db, const std::string& id, std::size_t ma
     if (!spool_name_ok(id)) throw std::runtime_error("queue spool: unusable queue id `" + id + "`");
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) throw sys_failure("cannot open", path, errno);
-    struct stat sb {};
-    if (::fstat(fd, &sb) != 0) {
-        int err = errno;
-        ::close(fd);
-        throw sys_failure("cannot stat", path, err);
+    return read_all(fd, path, max_bytes);
+}
+
+std::optional<std::string> body_spool::read(const std::string& id) const {
+    if (!spool_name_ok(id)) return std::nullopt;
+    int fd = ::openat(dir_fd_, id.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        if (errno == ENOENT) return std::nullopt;
+        throw sys_failure("cannot open", dir_ / id, errno);
     }
-    std::string out;
-    out.resize(std::min<std::size_t>(static_cast<std::size_t>(sb.st_size), max_bytes));
-    std::size_t got = 0;
-    while (got < out.size()) {
-        ssize_t n = ::read(fd, out.data() + got, out.size() - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            int err = errno;
-            ::close(fd);
-            throw sys_failure("cannot read", path, err);
-        }
-        if (n == 0) break; // shorter than fstat said: return what is there
-        got += static_cast<std::size_t>(n);
-    }
-    ::close(fd);
-    out.resize(got);
-    return out;
+    return read_all(fd, dir_ / id, static_cast<std::size_t>(-1));
 }
 
 } // namespace cartero::queue

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,9 @@ public:
     // syncfs(2) of the spool's filesystem: every file written before the call is durable, data
     // and directory entry. Throws std::runtime_error (e.g. EIO from an earlier writeback).
     void sync() const;
+    // The file's content; nullopt when there is no such file. Throws std::runtime_error when it
+    // exists but cannot be read. Safe on any thread.
+    std::optional<std::string> read(const std::string& queue_id) const;
     // Removes dir/<queue_id>; a missing file is not an error. Returns false on other errors.
     bool remove(const std::string& queue_id) const noexcept;
     // The queue ids that have a file (names that are not queue ids are left alone).

@@ -167,7 +167,7 @@ public:
         if (m.body.size() >= settings_.spool_threshold) {
             try {
                 spool_->write(m.id, m.body);
-                spooled = true;
+                spooled = m.spooled = true;
             } catch (const std::exception& e) {
                 log::error("queue_spool_write_failed", {{"queue_id", m.id}, {"error", e.what()}});
                 done(std::string(e.what()));
@@ -241,6 +241,12 @@ public:
         auto f = p.get_future();
         post([&p] { p.set_value(); }, [&p] { p.set_value(); });
         f.get();
+    }
+
+    std::shared_ptr<const std::string> read_spooled(const std::string& queue_id) const override {
+        auto body = spool_->read(queue_id);
+        if (!body) return nullptr;
+        return std::make_shared<const std::string>(std::move(*body));
     }
 
     bool run_on_writer(writer_task fn) override {

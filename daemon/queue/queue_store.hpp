@@ -44,6 +44,9 @@ struct message {
     std::string message_id_header;
     std::string envid;        // RFC 3461 ENVID (decoded), "" = none
     std::string dsn_ret;      // RFC 3461 RET: "", "FULL" or "HDRS"
+    // Set by the store at enqueue: the body also lives in spool/<id>, so a component that
+    // keeps the message for long (the outbound scheduler) can drop the body and read it back.
+    bool spooled = false;
 };
 
 // The Message-ID of a stored message: the header section is scanned up to its first empty line
@@ -139,6 +142,10 @@ public:
                                std::int64_t next_attempt_at = 0) = 0;
     // Waits until everything handed to the writer before this call is committed.
     virtual void flush() = 0;
+    // The body of a committed spooled message, read from its file on the caller's thread (no
+    // writer round trip); nullptr when the message has no spool file. Throws
+    // std::runtime_error when the file exists but cannot be read.
+    virtual std::shared_ptr<const std::string> read_spooled(const std::string& queue_id) const = 0;
 
     // --- administration (queue_admin is the caller; one writer stays the rule) ---
     // Runs fn on the writer thread with its connection (synchronous=FULL, autocommit: fn opens

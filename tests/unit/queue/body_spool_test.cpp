@@ -74,6 +74,12 @@ TEST_CASE("spool: a large body lives in its file, a small one in queue.db", "[bo
 
     // After a restart the local recovery reads the body from the file.
     auto s = queue::store::open(settings(db));
+    // …and so does the outbound side, without the writer: the file or nothing.
+    auto direct = s->read_spooled(big_id);
+    REQUIRE(direct);
+    CHECK(*direct == big_body);
+    CHECK_FALSE(s->read_spooled(small_id));
+    CHECK_FALSE(s->read_spooled("../queue.db"));
     auto pending = s->load_pending_local();
     REQUIRE(pending.size() == 2);
     for (const auto& p : pending)
@@ -86,14 +92,17 @@ TEST_CASE("spool: the file goes once the delivered message's deletion is durable
     const auto spool = dir.path / "spool";
     auto s = queue::store::open(settings(db));
     std::vector<std::int64_t> rows;
-    s->set_on_committed([&](std::shared_ptr<const queue::message>, std::vector<std::int64_t> r) {
+    bool spooled_flag = false;
+    s->set_on_committed([&](std::shared_ptr<const queue::message> msg, std::vector<std::int64_t> r) {
         rows = std::move(r);
+        spooled_flag = msg->spooled;
     });
     auto m = big_message(4000);
     const auto id = m.id;
     REQUIRE_FALSE(enqueue_wait(*s, m));
     s->flush(); // the hook runs after `done`, on the writer thread
     REQUIRE(rows.size() == 1);
+    CHECK(spooled_flag);
     REQUIRE(std::filesystem::exists(spool / id));
 
     s->mark_delivered(rows);
