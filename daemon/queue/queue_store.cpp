@@ -2,6 +2,7 @@
 #include "daemon/queue/queue_store.hpp"
 
 #include "daemon/queue/body_spool.hpp"
+#include "daemon/queue/wal_write_batching.hpp"
 
 #include "core/log.hpp"
 #include "core/queue_schema.hpp"
@@ -131,10 +132,11 @@ public:
             }
         }
 
+        // The writer's WAL appends go out once per commit (wal_write_batching.hpp).
         int rc = sqlite3_open_v2(path.c_str(), &h_.db,
                                  SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                                      SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+                                 wal_write_batching_vfs());
         if (rc != SQLITE_OK)
             throw fail(h_.db ? sqlite3_errmsg(h_.db) : sqlite3_errstr(rc));
         sqlite3_extended_result_codes(h_.db, 1);
