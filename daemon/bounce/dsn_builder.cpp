@@ -204,8 +204,12 @@ parsed<built_dsn> build_dsn(const dsn_request& req) {
             text_line(human, "    ", "Will keep trying until " + rfc5322_date(*r.will_retry_until));
         human += "\r\n";
     }
-    human += full ? "The original message is attached.\r\n"
-                  : "The original message's headers are attached.\r\n";
+    // No original (its spool file could not be read): say so, and leave out the third part
+    // (optional, RFC 6522 §3) rather than attach an empty message.
+    const bool have_original = !req.original.empty();
+    human += !have_original ? "The original message could not be read and is not attached.\r\n"
+             : full         ? "The original message is attached.\r\n"
+                            : "The original message's headers are attached.\r\n";
 
     // ---- 2. the delivery-status part (RFC 3464 §2.2, §2.3) ------------------------------
     std::string status;
@@ -267,6 +271,10 @@ parsed<built_dsn> build_dsn(const dsn_request& req) {
     if (utf8) m += "Content-Transfer-Encoding: 8bit\r\n";
     m += "\r\n" + status + "\r\n";
 
+    if (!have_original) {
+        m += "--" + boundary + "--\r\n";
+        return result::success(std::move(out));
+    }
     m += "--" + boundary + "\r\n";
     if (full) {
         m += "Content-Description: Undelivered Message\r\n";

@@ -120,6 +120,20 @@ TEST_CASE("dsn_builder: full original by default, headers when large", "[bounce]
     CHECK(d.value.message.size() < 20000);
 }
 
+TEST_CASE("dsn_builder: no original (unreadable body): said so, no empty attachment", "[bounce][dsn]") {
+    dsn_request q = base_request();
+    q.original = {};
+    auto d = build_dsn(q);
+    REQUIRE(d);
+    CHECK(d.value.message.find("could not be read and is not attached") != std::string::npos);
+    CHECK(d.value.message.find("message/rfc822") == std::string::npos);
+    CHECK(d.value.message.find("text/rfc822-headers") == std::string::npos);
+    CHECK(python_check(d.value.message, R"J({"to": "news@example.org",
+        "subject": "Undelivered Mail Returned to Sender", "original": null,
+        "recipients": [{"final": "a@example.net", "action": "failed", "status": "5.1.1"},
+                       {"final": "b@example.net", "action": "failed", "status": "5.2.2"}]})J") == 0);
+}
+
 TEST_CASE("dsn_builder: delay DSN", "[bounce][dsn]") {
     dsn_request q = base_request();
     q.recipients.resize(1);
