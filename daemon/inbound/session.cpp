@@ -61,12 +61,13 @@ void session::request_stop() {
     }
 }
 
-net::awaitable<bool> session::read_more(std::string& into, std::chrono::seconds timeout,
+net::awaitable<bool> session::read_more(std::string_view& got, std::chrono::seconds timeout,
                                         bool large) {
     // Commands arrive in small reads; a message body in reads of up to 64 KiB (a 100 KB body
     // in two wake-ups instead of thirteen), into a buffer made at the session's first DATA.
-    char small[8192];
-    net::mutable_buffer buf(small, sizeof small);
+    // `got` points into a member buffer, valid until the next read: the state machine copies
+    // what it keeps (no intermediate string).
+    net::mutable_buffer buf(small_buf_, sizeof small_buf_);
     if (large) {
         if (!data_buf_) data_buf_.reset(new char[data_buf_size]);
         buf = net::mutable_buffer(data_buf_.get(), data_buf_size);
@@ -81,7 +82,7 @@ net::awaitable<bool> session::read_more(std::string& into, std::chrono::seconds 
         std::tie(ec, n) = co_await sock_.async_read_some(buf, nothrow);
     reading_ = false;
     disarm();
-    if (n > 0) into.append(static_cast<const char*>(buf.data()), n);
+    got = std::string_view(static_cast<const char*>(buf.data()), n);
     co_return !ec || n > 0;
 }
 
@@ -290,7 +291,7 @@ net::awaitable<void> session::run() {
     }
 
     smtp::server_fsm fsm(fsm_settings(*settings, facts_.kind, st_.tls != nullptr));
-    std::string in;
+    std::string_view in;
     std::vector<queue::recipient> targets;
     std::vector<bounce::verp_ref> verp_refs; // RCPTs to VERP return paths (flow 4)
     std::string verp_rcpt;                   // the first of them, as written
@@ -321,7 +322,7 @@ net::awaitable<void> session::run() {
                 end_reason = "shutdown";
                 break;
             }
-            in.clear();
+            in = {};
             const auto timeout =
                 fsm.receiving_message() ? settings->timeout_data : settings->timeout_command;
             if (co_await read_more(in, timeout, fsm.receiving_message())) {

@@ -33,7 +33,7 @@ public:
     void request_stop();
 
 private:
-    net::awaitable<bool> read_more(std::string& into, std::chrono::seconds timeout, bool large);
+    net::awaitable<bool> read_more(std::string_view& got, std::chrono::seconds timeout, bool large);
     net::awaitable<bool> flush(std::string& out);
     net::awaitable<bool> handshake();
     void arm(std::chrono::seconds timeout);
@@ -54,6 +54,7 @@ private:
     shared_state& st_;
     std::string id_;
     std::string tls_version_, tls_cipher_;
+    char small_buf_[8192];             // read buffer for commands
     static constexpr std::size_t data_buf_size = 64 * 1024;
     std::unique_ptr<char[]> data_buf_; // read buffer for message bodies, made at the first DATA
 };
