@@ -229,8 +229,16 @@ std::vector<delivery_job::item> scheduler::take_ready(dest_queue& q, std::size_t
         if (!e.msg->body && hooks_.load_body) {
             e.msg->body = hooks_.load_body(e.msg->id);
             // Gone (deleted meanwhile) or unreadable (logged by the loader): never send an
-            // empty message in its place; the recipient stays queued in queue.db.
-            if (!e.msg->body) continue;
+            // empty message in its place. Still known (not deleted): look again later — an
+            // administrator may restore the file, a read error may pass; the recipient stays
+            // queued in queue.db meanwhile.
+            if (!e.msg->body) {
+                if (messages_.count(e.msg->id)) {
+                    waiting_.emplace(now + body_retry_seconds, std::move(e));
+                    schedule_tick(now + body_retry_seconds);
+                }
+                continue;
+            }
         }
         if (!e.msg->prepared && e.msg->body && hooks_.prepare) {
             e.msg->body = hooks_.prepare(*e.msg);

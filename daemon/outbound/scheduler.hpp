@@ -129,6 +129,8 @@ private:
 
     std::multimap<std::int64_t, entry> waiting_;  // by due time
     std::map<std::string, dest_queue> dests_;     // by "domain|source_ip"
+    // A message whose body could not be loaded is looked at again after this long.
+    static constexpr std::int64_t body_retry_seconds = 300;
     std::map<std::string, std::shared_ptr<outbound_message>> messages_; // by queue id
 
 public:

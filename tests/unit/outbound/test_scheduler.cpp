@@ -450,3 +450,39 @@ TEST_CASE("a reused connection: two recipients sharing a reused row id are both 
     CHECK(f.recorded[1].kind == outcome_kind::delivered);
     CHECK(f.s.pending_recipients() == 0);
 }
+
+TEST_CASE("a body that cannot be loaded is never sent and is looked at again later") {
+    fixture f({1, 0, 5});
+    int loads = 0;
+    bool readable = false;
+    scheduler s(f.io.get_executor(), f.t, pacing_table(pacing_limits{1, 0, 5}), retry_schedule(),
+                scheduler_hooks{[](const outbound_message&) { return std::string("192.0.2.1"); },
+                                [](const std::string&) { return std::string("mx.example.com"); },
+                                [](const std::vector<recipient_outcome>&) {},
+                                [](const outbound_message&, const std::vector<recipient_outcome>&) {},
+                                {},
+                                [&](const std::string&) -> std::shared_ptr<const std::string> {
+                                    ++loads;
+                                    if (!readable) return nullptr; // e.g. its spool file is gone
+                                    return std::make_shared<const std::string>("Subject: t\r\n\r\nx\r\n");
+                                },
+                                {}},
+                [&f] { return f.now; });
+    auto m = f.msg("A", {"x@example.org"});
+    m->body.reset(); // not in memory: the scheduler loads it
+    s.add(m);
+    s.tick();
+    CHECK(loads == 1);
+    CHECK(f.t.calls.empty()); // nothing sent, not even an empty message
+    CHECK(s.pending_recipients() == 1);
+    f.now += 299;
+    s.tick();
+    CHECK(loads == 1);        // not before the retry time
+    readable = true;
+    f.now += 1;
+    s.tick();
+    CHECK(loads == 2);
+    REQUIRE(f.t.calls.size() == 1);
+    REQUIRE(f.t.calls[0].job.items.size() == 1);
+    CHECK(f.t.calls[0].job.items[0].msg->body);
+}
