@@ -58,4 +58,15 @@ void write_file_atomically(const std::string& path, std::string_view data, mode_
     if (rc != 0) sys_fail("fsync directory", dir);
 }
 
+void fsync_directory(const std::string& dir) {
+    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        throw std::runtime_error("cannot open directory " + dir + ": " + std::strerror(errno));
+    int rc = ::fsync(fd);
+    int err = errno;
+    ::close(fd);
+    if (rc != 0)
+        throw std::runtime_error("cannot fsync directory " + dir + ": " + std::strerror(err));
+}
+
 } // namespace cartero

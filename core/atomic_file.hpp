@@ -12,4 +12,8 @@ namespace cartero {
 // exist. Throws std::runtime_error "cannot write PATH: STEP: reason"; the tmp file is removed.
 void write_file_atomically(const std::string& path, std::string_view data, mode_t mode);
 
+// fsync(2) of a directory, so that names created in it survive a crash. Throws
+// std::runtime_error "cannot open directory DIR: reason" / "cannot fsync directory DIR: reason".
+void fsync_directory(const std::string& dir);
+
 } // namespace cartero

@@ -1,6 +1,8 @@
 // daemon/queue/body_spool.cpp — spool/<queue id> files: write, syncfs per group, read, unlink.
 #include "daemon/queue/body_spool.hpp"
 
+#include "core/atomic_file.hpp"
+
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -18,15 +20,6 @@ namespace {
 
 std::runtime_error sys_failure(const std::string& what, const std::filesystem::path& p, int err) {
     return std::runtime_error("queue spool: " + what + " " + p.string() + ": " + std::strerror(err));
-}
-
-void fsync_directory(const std::filesystem::path& dir) {
-    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) throw sys_failure("cannot open", dir, errno);
-    int rc = ::fsync(fd);
-    int err = errno;
-    ::close(fd);
-    if (rc != 0) throw sys_failure("cannot fsync", dir, err);
 }
 
 // Reads up to max_bytes of fd and closes it.
@@ -69,7 +62,7 @@ bool spool_name_ok(std::string_view id) {
 body_spool::body_spool(std::filesystem::path dir) : dir_(std::move(dir)) {
     if (::mkdir(dir_.c_str(), 0700) == 0) {
         // The new directory's name must survive a crash before the first file in it counts.
-        fsync_directory(dir_.has_parent_path() ? dir_.parent_path() : std::filesystem::path("."));
+        fsync_directory(dir_.has_parent_path() ? dir_.parent_path().string() : std::string("."));
     } else if (errno != EEXIST) {
         throw sys_failure("cannot create", dir_, errno);
     }

@@ -4,6 +4,7 @@
 #include "daemon/queue/body_spool.hpp"
 #include "daemon/queue/wal_write_batching.hpp"
 
+#include "core/atomic_file.hpp"
 #include "core/log.hpp"
 #include "core/queue_schema.hpp"
 
@@ -36,18 +37,7 @@ std::int64_t unix_now() {
 
 // A new directory entry (queue.db, its -wal and -shm) is durable only once the directory
 // itself is fsync'd: without it a crash can leave a synced file with no name.
-void fsync_dir(const std::filesystem::path& dir) {
-    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        throw std::runtime_error("cannot open directory " + dir.string() + ": " +
-                                 std::strerror(errno));
-    int rc = ::fsync(fd);
-    int err = errno;
-    ::close(fd);
-    if (rc != 0)
-        throw std::runtime_error("cannot fsync directory " + dir.string() + ": " +
-                                 std::strerror(err));
-}
+void fsync_dir(const std::filesystem::path& dir) { fsync_directory(dir.string()); }
 
 // A prepared statement, reused for the life of the store (reset after every use).
 class stmt {

@@ -14,6 +14,7 @@
 
 using namespace cartero;
 using cartero::test::query_int;
+using cartero::test::enqueue_wait;
 using cartero::test::temp_dir;
 
 namespace {
@@ -30,13 +31,6 @@ queue::message big_message(std::size_t size, const std::string& local_to = "user
     r.maildir = "/tmp/none/user";
     m.rcpts.push_back(r);
     return m;
-}
-
-std::optional<std::string> enqueue_wait(queue::store& s, queue::message m) {
-    std::promise<std::optional<std::string>> p;
-    auto f = p.get_future();
-    s.enqueue(std::move(m), [&p](std::optional<std::string> e) { p.set_value(std::move(e)); });
-    return f.get();
 }
 
 std::string slurp(const std::filesystem::path& p) {

@@ -16,6 +16,7 @@
 
 using namespace cartero;
 using cartero::test::query_int;
+using cartero::test::enqueue_wait;
 using cartero::test::temp_dir;
 
 namespace {
@@ -39,14 +40,6 @@ queue::message make_message(int n, bool with_remote = false) {
         m.rcpts.push_back(x);
     }
     return m;
-}
-
-// Enqueues and waits for the result, as an SMTP session waits before its 250.
-std::optional<std::string> enqueue_wait(queue::store& s, queue::message m) {
-    std::promise<std::optional<std::string>> p;
-    auto f = p.get_future();
-    s.enqueue(std::move(m), [&p](std::optional<std::string> e) { p.set_value(std::move(e)); });
-    return f.get();
 }
 
 } // namespace

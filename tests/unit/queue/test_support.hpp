@@ -1,11 +1,15 @@
-// tests/unit/queue/test_support.hpp — temporary directories and raw queue.db queries for tests.
+// tests/unit/queue/test_support.hpp — temporary directories, raw queue.db queries, enqueue-and-wait.
 #pragma once
+
+#include "daemon/queue/queue_store.hpp"
 
 #include <sqlite3.h>
 
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <future>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -49,6 +53,14 @@ inline std::int64_t query_int(const std::filesystem::path& db_path, const std::s
     sqlite3_finalize(st);
     sqlite3_close(db);
     return v;
+}
+
+// Enqueues and waits for the result, as an SMTP session waits before its 250.
+inline std::optional<std::string> enqueue_wait(queue::store& s, queue::message m) {
+    std::promise<std::optional<std::string>> p;
+    auto f = p.get_future();
+    s.enqueue(std::move(m), [&p](std::optional<std::string> e) { p.set_value(std::move(e)); });
+    return f.get();
 }
 
 } // namespace cartero::test
