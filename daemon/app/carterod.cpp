@@ -6,6 +6,7 @@
 #include "core/greylist_settings.hpp"
 #include "core/log.hpp"
 #include "daemon/app/outbound_service.hpp"
+#include "daemon/app/outbound_thread.hpp"
 #include "daemon/app/verp_key.hpp"
 #include "daemon/control/control_server.hpp"
 #include "daemon/inbound/server.hpp"
@@ -31,6 +32,7 @@
 #include <filesystem>
 #include <unordered_set>
 #include <map>
+#include <mutex>
 #include <stdexcept>
 
 namespace cartero::app {
@@ -111,6 +113,25 @@ std::vector<inbound::listener_spec> activated_listeners() {
     return out;
 }
 
+// The config snapshot for threads other than the main io thread (outbound's DSN routing, the
+// autoresponder): st.config is replaced on the main thread, a shared_ptr is not safe to read
+// while another thread assigns it.
+class snapshot_for_other_threads {
+public:
+    void set(std::shared_ptr<const config::snapshot> s) {
+        std::lock_guard lock(mu_);
+        s_ = std::move(s);
+    }
+    std::shared_ptr<const config::snapshot> get() const {
+        std::lock_guard lock(mu_);
+        return s_;
+    }
+
+private:
+    mutable std::mutex mu_;
+    std::shared_ptr<const config::snapshot> s_;
+};
+
 } // namespace
 
 int run_daemon(const options& opts) {
@@ -152,12 +173,19 @@ int run_daemon(const options& opts) {
     greylist.expire();
 
     net::io_context io(1);
+    outbound_thread out; // declared after io: stopped and joined before io goes
     net::thread_pool blocking(1);
     inbound::shared_state st;
     st.greylist = &greylist;
     st.settings = make_inbound_settings(settings);
     apply_limits(st, *st.settings);
     st.config = snapshot;
+    snapshot_for_other_threads shared_config;
+    shared_config.set(snapshot);
+    auto set_config = [&st, &shared_config](std::shared_ptr<const config::snapshot> s) {
+        shared_config.set(s);
+        st.config = std::move(s);
+    };
     st.quota = [](const std::string& maildir, std::uint64_t quota, std::uint64_t size) {
         return local::would_fit(maildir, quota, size);
     };
@@ -172,8 +200,8 @@ int run_daemon(const options& opts) {
     st.dns = resolver.get();
 
     // Outbound: what carterod writes itself (DSNs, autoreplies) is routed like mail from a
-    // trusted client.
-    auto route = [&st](const std::string& address) {
+    // trusted client. Runs on the outbound and the autoresponder threads.
+    auto route = [&st, &shared_config](const std::string& address) {
         std::vector<queue::recipient> out;
         auto at = address.rfind('@');
         if (at == std::string::npos) return out;
@@ -184,11 +212,11 @@ int run_daemon(const options& opts) {
         policy::session_facts facts;
         facts.client_ip = "127.0.0.1";
         facts.trusted_network = true;
-        auto res = st.resolver->resolve(*st.config, facts, p, std::nullopt);
+        auto res = st.resolver->resolve(*shared_config.get(), facts, p, std::nullopt);
         if (res.answer.positive()) out = std::move(res.targets);
         return out;
     };
-    app::outbound_service outbound(io, *store, settings, *resolver, route);
+    app::outbound_service outbound(out.io(), *store, settings, *resolver, route);
     outbound.set_verp_key(verp_key);
     outbound.start(cfg_db);
     // RFC 3834 autoresponders: replies go through the queue like DSNs (DKIM-signed outbound).
@@ -277,8 +305,9 @@ int run_daemon(const options& opts) {
             if (ec || stopping) return;
             try {
                 if (cfg_db.data_version() != st.config->data_version) {
-                    st.config = std::make_shared<const config::snapshot>(cfg_db.load_snapshot());
-                    outbound.reload(cfg_db);
+                    set_config(std::make_shared<const config::snapshot>(cfg_db.load_snapshot()));
+                    // On the outbound thread; this one waits, so cfg_db has one user at a time.
+                    out.run_and_wait([&] { outbound.reload(cfg_db); });
                     greylist.set_config(std::make_shared<const config::greylist_config>(
                         config::load_greylist_config(cfg_db)));
                     log::info("config_reloaded",
@@ -341,7 +370,7 @@ int run_daemon(const options& opts) {
                         log::error("reload_refused", {{"problem", e}});
                 }
                 try {
-                    st.config = std::make_shared<const config::snapshot>(cfg_db.load_snapshot());
+                    set_config(std::make_shared<const config::snapshot>(cfg_db.load_snapshot()));
                 } catch (const std::exception& e) {
                     log::error("config_reload_failed", {{"error", e.what()}});
                 }
@@ -355,13 +384,14 @@ int run_daemon(const options& opts) {
                                    {"sessions", std::to_string(srv.active_sessions())}});
             srv.stop();
             control_srv->stop();
-            outbound.stop();
+            net::post(out.io(), [&outbound] { outbound.stop(); });
             // Deliveries in flight get a grace period; then the loop ends regardless (what
             // they had not recorded is tried again after the restart).
             shutdown_timer.expires_after(std::chrono::seconds(20));
-            shutdown_timer.async_wait([&io](boost::system::error_code ec) {
+            shutdown_timer.async_wait([&io, &out](boost::system::error_code ec) {
                 if (!ec) {
                     log::warn("shutdown_forced", {{"reason", "deliveries still in flight"}});
+                    out.stop_now();
                     io.stop();
                 }
             });
@@ -379,8 +409,19 @@ int run_daemon(const options& opts) {
     log::info("ready", {{"hostname", settings.hostname},
                         {"resolver", settings.resolver.empty() ? std::string("system")
                                                                : settings.resolver}});
+    std::exception_ptr outbound_failure;
+    out.start([&io, &outbound_failure](const std::exception& e) {
+        log::error("outbound_thread_failed", {{"error", e.what()}});
+        outbound_failure = std::make_exception_ptr(std::runtime_error(
+            std::string("outbound thread: ") + e.what()));
+        io.stop();
+    });
     io.run();
     control_srv.reset(); // its workers are idle: io.run() waited for every request
+    // Deliveries have ended (drain) or were cut off (forced); what the outbound loop still
+    // holds (a DSN being settled, a late commit notice) gets a moment to finish.
+    out.stop_when_idle(std::chrono::seconds(2));
+    if (outbound_failure) std::rethrow_exception(outbound_failure);
 
     // Every session has ended and every commit it waited for has completed.
     blocking.join();

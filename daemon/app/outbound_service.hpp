@@ -29,6 +29,8 @@ namespace cartero::app {
 // SMTP side would resolve them (local mailbox, forwarder, or remote).
 using route_fn = std::function<std::vector<queue::recipient>(const std::string& address)>;
 
+// Everything here runs on the thread of the io_context it is given (carterod: its outbound
+// thread, daemon/app/outbound_thread.hpp), except where a method says otherwise.
 class outbound_service {
 public:
     outbound_service(boost::asio::io_context& io, queue::store& store,
@@ -37,11 +39,11 @@ public:
     ~outbound_service();
 
     // Loads pending remote recipients from queue.db and starts delivering; subscribes to new
-    // commits and to admin events. Call once, on the io thread, before io.run().
+    // commits and to admin events. Call once, before that io_context runs.
     void start(config::config_db& cfg);
     // config.db changed: DKIM keys, IPs, sender routes, transport routes (and the relayhost)
     // and pacing rules are re-read; the scheduler applies new limits to existing destinations.
-    // On the io thread.
+    // On the outbound io thread.
     void reload(config::config_db& cfg);
     // The per-installation VERP key (<state>/verp.key); call before start(). "" = no VERP.
     void set_verp_key(std::string key) { verp_key_ = std::move(key); }
@@ -49,9 +51,9 @@ public:
     void stop();
 
     const outbound::scheduler& scheduler() const { return *sched_; }
-    // scheduler().destinations() for a thread other than the io thread (the control socket's
-    // handlers): posted to the io thread, waited for. Throws std::runtime_error when the io
-    // thread does not answer within `timeout` (stopping). Never call it on the io thread.
+    // scheduler().destinations() for another thread (the control socket's handlers): posted to
+    // the outbound io thread, waited for. Throws std::runtime_error when that thread does not
+    // answer within `timeout` (stopping). Never call it on the outbound io thread.
     std::vector<outbound::destination_view>
     destinations_from_other_thread(std::chrono::milliseconds timeout) const;
     outbound::outbound_store& store() { return ostore_; }

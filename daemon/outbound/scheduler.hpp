@@ -11,6 +11,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -84,7 +85,9 @@ public:
 
     std::vector<destination_view> destinations() const;
     std::size_t pending_recipients() const;
-    std::size_t jobs_in_flight() const { return in_flight_; }
+    // Any thread may ask (carterod's drain runs on the main io thread, the scheduler on the
+    // outbound one).
+    std::size_t jobs_in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
     void stop(); // no new jobs; jobs in flight finish
     // Moves due work into jobs. Normally driven by the scheduler's own timer; public so that
     // tests with an injected clock can step it.
@@ -125,7 +128,7 @@ private:
     boost::asio::steady_timer timer_;
     std::int64_t timer_at_ = 0;
     bool stopped_ = false;
-    std::size_t in_flight_ = 0;
+    std::atomic<std::size_t> in_flight_{0};
 
     std::multimap<std::int64_t, entry> waiting_;  // by due time
     std::map<std::string, dest_queue> dests_;     // by "domain|source_ip"
