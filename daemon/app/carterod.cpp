@@ -6,7 +6,7 @@
 #include "core/greylist_settings.hpp"
 #include "core/log.hpp"
 #include "daemon/app/outbound_service.hpp"
-#include "daemon/app/outbound_thread.hpp"
+#include "daemon/outbound/outbound_thread.hpp"
 #include "daemon/app/verp_key.hpp"
 #include "daemon/control/control_server.hpp"
 #include "daemon/inbound/server.hpp"
@@ -35,7 +35,7 @@
 #include <mutex>
 #include <stdexcept>
 
-namespace cartero::app {
+namespace cartero::outbound {
 
 namespace net = boost::asio;
 namespace fs = std::filesystem;
@@ -173,7 +173,7 @@ int run_daemon(const options& opts) {
     greylist.expire();
 
     net::io_context io(1);
-    outbound_thread out; // declared after io: stopped and joined before io goes
+    outbound::outbound_thread out; // declared after io: stopped and joined before io goes
     net::thread_pool blocking(1);
     inbound::shared_state st;
     st.greylist = &greylist;
@@ -432,4 +432,4 @@ int run_daemon(const options& opts) {
     return 0;
 }
 
-} // namespace cartero::app
+} // namespace cartero::outbound

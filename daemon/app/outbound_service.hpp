@@ -23,14 +23,14 @@
 #include <string>
 #include <vector>
 
-namespace cartero::app {
+namespace cartero::outbound {
 
 // Where a DSN (or any mail carterod itself writes) goes: the recipients of `address` as the
 // SMTP side would resolve them (local mailbox, forwarder, or remote).
 using route_fn = std::function<std::vector<queue::recipient>(const std::string& address)>;
 
 // Everything here runs on the thread of the io_context it is given (carterod: its outbound
-// thread, daemon/app/outbound_thread.hpp), except where a method says otherwise.
+// thread, daemon/outbound/outbound_thread.hpp), except where a method says otherwise.
 class outbound_service {
 public:
     outbound_service(boost::asio::io_context& io, queue::store& store,
@@ -98,4 +98,4 @@ private:
     std::chrono::seconds delay_warning_;  // carterod.conf delay_warning_time (0 = none)
 };
 
-} // namespace cartero::app
+} // namespace cartero::outbound

@@ -1,12 +1,12 @@
-// daemon/app/outbound_thread.cpp — the outbound io_context's thread: start, hand-over, stop.
-#include "daemon/app/outbound_thread.hpp"
+// daemon/outbound/outbound_thread.cpp — the outbound io_context's thread: start, hand-over, stop.
+#include "daemon/outbound/outbound_thread.hpp"
 
 #include <boost/asio/post.hpp>
 
 #include <future>
 #include <memory>
 
-namespace cartero::app {
+namespace cartero::outbound {
 
 namespace net = boost::asio;
 
@@ -54,4 +54,4 @@ void outbound_thread::stop_when_idle(std::chrono::milliseconds grace) {
     thread_.join();
 }
 
-} // namespace cartero::app
+} // namespace cartero::outbound

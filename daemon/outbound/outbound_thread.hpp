@@ -1,4 +1,4 @@
-// daemon/app/outbound_thread.hpp — the thread (and io_context) outbound delivery runs on.
+// daemon/outbound/outbound_thread.hpp — the thread (and io_context) outbound delivery runs on.
 //
 // carterod's io thread used to carry both sides: at 100 sessions of 100 KB it sat at one full
 // core while the machine had a third of a core idle and delivery lagged acceptance. The
@@ -16,7 +16,7 @@
 #include <optional>
 #include <thread>
 
-namespace cartero::app {
+namespace cartero::outbound {
 
 class outbound_thread {
 public:
@@ -45,4 +45,4 @@ private:
     std::thread thread_;
 };
 
-} // namespace cartero::app
+} // namespace cartero::outbound
