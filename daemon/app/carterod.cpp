@@ -35,7 +35,7 @@
 #include <mutex>
 #include <stdexcept>
 
-namespace cartero::outbound {
+namespace cartero::app {
 
 namespace net = boost::asio;
 namespace fs = std::filesystem;
@@ -432,4 +432,4 @@ int run_daemon(const options& opts) {
     return 0;
 }
 
-} // namespace cartero::outbound
+} // namespace cartero::app

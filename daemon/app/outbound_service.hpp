@@ -23,7 +23,7 @@
 #include <string>
 #include <vector>
 
-namespace cartero::outbound {
+namespace cartero::app {
 
 // Where a DSN (or any mail carterod itself writes) goes: the recipients of `address` as the
 // SMTP side would resolve them (local mailbox, forwarder, or remote).
@@ -98,4 +98,4 @@ private:
     std::chrono::seconds delay_warning_;  // carterod.conf delay_warning_time (0 = none)
 };
 
-} // namespace cartero::outbound
+} // namespace cartero::app

@@ -104,6 +104,9 @@ std::size_t data_reader::feed(std::string_view in) {
             if (in[i] == '.') {
                 state_ = state::bol_dot;
                 ++i;
+            } else if (auto run = sink_.take_clean_lines(in.data() + i, in.size() - i,
+                                                         [](char c) { return c != '.'; })) {
+                i += run; // whole lines without a leading dot: stored as they came
             } else {
                 state_ = state::mid;
             }
@@ -146,7 +149,14 @@ void bdat_reader::begin(std::string* out, body_limits limits, std::size_t reserv
 std::size_t bdat_reader::feed(std::string_view in) {
     std::size_t take = std::min(remaining_, in.size());
     std::size_t i = 0;
-    while (i < take) i += sink_.scan(in.data() + i, take - i).consumed;
+    while (i < take) {
+        // BDAT has no dot-stuffing: every clean line is taken as it is.
+        if (auto run = sink_.take_clean_lines(in.data() + i, take - i, [](char) { return true; })) {
+            i += run;
+            continue;
+        }
+        i += sink_.scan(in.data() + i, take - i).consumed;
+    }
     remaining_ -= take;
     return take;
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -37,6 +38,12 @@ public:
     bool cr_pending() const { return cr_pending_; }
     bool line_open() const { return line_len_ > 0; }
     void terminate_line(); // append CRLF to an unterminated last line
+    // At the start of a line: consumes the run of complete lines ahead that need no change
+    // and break no rule (CRLF only, within the line and size limits) and for which `keep`
+    // allows the line's first octet, and stores them with one append. Returns the octets taken
+    // (0: let scan() handle what comes next, including any refusal).
+    template <class FirstOctetOk> std::size_t take_clean_lines(const char* p, std::size_t n,
+                                                               FirstOctetOk keep);
     body_verdict verdict() const { return verdict_; }
 
 private:
@@ -49,6 +56,23 @@ private:
     bool cr_pending_ = false; // last octet seen was a CR whose follower has not arrived
     body_verdict verdict_ = body_verdict::ok;
 };
+
+template <class FirstOctetOk>
+std::size_t message_sink::take_clean_lines(const char* p, std::size_t n, FirstOctetOk keep) {
+    if (verdict_ != body_verdict::ok || cr_pending_ || line_len_ != 0) return 0;
+    std::size_t pos = 0;
+    while (pos < n && keep(p[pos])) {
+        const auto* cr = static_cast<const char*>(std::memchr(p + pos, '\r', n - pos));
+        if (!cr || cr + 1 == p + n || cr[1] != '\n') break; // incomplete, or a bare CR
+        const std::size_t len = static_cast<std::size_t>(cr - (p + pos));
+        if (len + 2 > limits_.max_text_line) break;
+        if (std::memchr(p + pos, '\n', len)) break; // a bare LF
+        pos += len + 2;
+    }
+    if (pos == 0 || out_->size() + pos > limits_.max_message_size) return 0;
+    out_->append(p, pos);
+    return pos;
+}
 
 // The DATA reader: only <CRLF>.<CRLF> ends the message (a bare LF or CR never ends it: SMTP
 // smuggling), a leading "." is removed from every line that has one (RFC 5321 §4.5.2).

@@ -679,8 +679,19 @@ server_fsm::~server_fsm() { delete p_; }
 
 void server_fsm::feed(std::string_view bytes) {
     // After STARTTLS and before the handshake, plaintext is dropped (RFC 3207 §4.2).
-    if (p_->mode_ == impl::mode::closed || p_->mode_ == impl::mode::tls_wait) return;
-    p_->in_.append(bytes);
+    impl& m = *p_;
+    if (m.mode_ == impl::mode::closed || m.mode_ == impl::mode::tls_wait) return;
+    // A message body goes from the caller's buffer straight into the data reader: copying
+    // every octet into in_ first cost as much as reading it (100 KB messages, callgrind).
+    // Only when nothing is waiting before it; what follows the end marker (pipelined
+    // commands) is kept for process() as usual.
+    if (m.mode_ == impl::mode::data && m.pos_ == m.in_.size() && m.out_.empty() &&
+        m.await_ == impl::awaiting::none && !m.data_.done()) {
+        m.in_.clear();
+        m.pos_ = 0;
+        bytes.remove_prefix(m.data_.feed(bytes));
+    }
+    m.in_.append(bytes);
 }
 
 action server_fsm::next() {
