@@ -416,6 +416,12 @@ int run_daemon(const options& opts) {
             std::string("outbound thread: ") + e.what()));
         io.stop();
     });
+    // If anything below throws, the outbound thread must end before `outbound` (declared
+    // later than `out`) is destroyed by the unwinding.
+    struct join_outbound_on_exit {
+        outbound::outbound_thread& t;
+        ~join_outbound_on_exit() { t.stop_when_idle(std::chrono::milliseconds(0)); }
+    } join_outbound{out};
     io.run();
     control_srv.reset(); // its workers are idle: io.run() waited for every request
     // Deliveries have ended (drain) or were cut off (forced); what the outbound loop still
