@@ -35,9 +35,6 @@ std::int64_t unix_now() {
         .count();
 }
 
-// A new directory entry (queue.db, its -wal and -shm) is durable only once the directory
-// itself is fsync'd: without it a crash can leave a synced file with no name.
-void fsync_dir(const std::filesystem::path& dir) { fsync_directory(dir.string()); }
 
 // A prepared statement, reused for the life of the store (reset after every use).
 class stmt {
@@ -116,7 +113,7 @@ public:
             if (ec) throw fail("cannot create directory " + dir.string() + ": " + ec.message());
             auto parent = std::filesystem::absolute(dir, ec).parent_path();
             try {
-                fsync_dir(parent);
+                fsync_directory(parent.string());
             } catch (const std::exception& e) {
                 throw fail(e.what());
             }
@@ -144,7 +141,7 @@ public:
             queue_db::migrate(h_.db);
             // The migration wrote, so queue.db and queue.db-wal exist now: make their names
             // durable before the first 250 can depend on them.
-            fsync_dir(dir);
+            fsync_directory(dir.string());
             prepare();
             spool_ = std::make_unique<body_spool>(dir / "spool");
             watch_spool_deletions();

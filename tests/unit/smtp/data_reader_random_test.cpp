@@ -23,24 +23,50 @@ struct outcome {
     bool operator==(const outcome&) const = default;
 };
 
-template <class Reader, class Begin, class Feed, class Done>
-outcome run(const std::string& in, std::vector<std::size_t> chunks, Begin begin, Feed feed,
-            Done done) {
-    Reader r;
-    outcome o;
-    begin(r, &o.body);
-    std::size_t pos = 0, k = 0;
-    while (pos < in.size() && !done(r)) {
-        std::size_t n = std::min(chunks[k++ % chunks.size()], in.size() - pos);
-        std::size_t used = feed(r, std::string_view(in).substr(pos, n));
-        pos += used;
-        if (used < n) break; // the reader stopped (end of message or end of chunk)
-    }
-    o.used = pos;
-    o.done = done(r);
-    o.verdict = r.verdict();
-    if (o.verdict != body_verdict::ok) o.body.clear(); // refused: what was kept is not compared
+// Octets used, end, verdict and body (kept only when accepted: a refusal keeps nothing).
+outcome result(std::size_t used, bool done, body_verdict verdict, std::string body) {
+    outcome o{used, done, verdict, std::move(body)};
+    if (o.verdict != body_verdict::ok) o.body.clear();
     return o;
+}
+
+// DATA: the input fed in the given chunk sizes (cycled) until the reader stops taking octets.
+outcome read_data(const std::string& in, const std::vector<std::size_t>& chunks,
+                  const body_limits& limits) {
+    data_reader r;
+    std::string body;
+    r.begin(&body, limits, 0);
+    std::size_t pos = 0, k = 0;
+    while (pos < in.size() && !r.done()) {
+        std::size_t n = std::min(chunks[k++ % chunks.size()], in.size() - pos);
+        std::size_t used = r.feed(std::string_view(in).substr(pos, n));
+        pos += used;
+        if (used < n) break; // the end marker: the rest is not the message's
+    }
+    return result(pos, r.done(), r.verdict(), std::move(body));
+}
+
+// BDAT: one chunk holding the whole input, read in pieces, then LAST.
+outcome read_bdat(const std::string& in, const std::vector<std::size_t>& chunks,
+                  const body_limits& limits) {
+    bdat_reader r;
+    std::string body;
+    r.begin(&body, limits, 0);
+    r.start_chunk(in.size());
+    std::size_t pos = 0, k = 0;
+    while (pos < in.size()) {
+        std::size_t n = std::min(chunks[k++ % chunks.size()], in.size() - pos);
+        pos += r.feed(std::string_view(in).substr(pos, n));
+    }
+    r.finish();
+    return result(pos, r.chunk_done(), r.verdict(), std::move(body));
+}
+
+body_limits random_limits(std::mt19937& rng) {
+    body_limits limits;
+    limits.max_text_line = 10 + rng() % 30;
+    limits.max_message_size = 50 + rng() % 600;
+    return limits;
 }
 
 std::string random_body(std::mt19937& rng) {
@@ -66,52 +92,23 @@ std::vector<std::size_t> random_chunks(std::mt19937& rng) {
 
 } // namespace
 
-TEST_CASE("data_reader: clean-line fast path matches the octet-at-a-time reader") {
-    std::mt19937 rng(20261123);
+// One octet at a time is the reference; whole-buffer and random-chunk feeding must agree.
+template <class Read> void compare_with_octet_reading(std::uint32_t seed, Read read) {
+    std::mt19937 rng(seed);
     for (int round = 0; round < 3000; ++round) {
         const std::string in = random_body(rng);
-        body_limits limits;
-        limits.max_text_line = 10 + rng() % 30;
-        limits.max_message_size = 50 + rng() % 600;
-        auto begin = [&](data_reader& r, std::string* out) { r.begin(out, limits, 0); };
-        auto feed = [](data_reader& r, std::string_view v) { return r.feed(v); };
-        auto done = [](data_reader& r) { return r.done(); };
-        const auto ref = run<data_reader>(in, {1}, begin, feed, done);
-        const auto whole = run<data_reader>(in, {in.size() + 1}, begin, feed, done);
-        const auto pieces = run<data_reader>(in, random_chunks(rng), begin, feed, done);
+        const body_limits limits = random_limits(rng);
+        const auto ref = read(in, {1}, limits);
         INFO("round " << round << " input " << in.size() << " octets");
-        CHECK(whole == ref);
-        CHECK(pieces == ref);
+        CHECK(read(in, {in.size() + 1}, limits) == ref);
+        CHECK(read(in, random_chunks(rng), limits) == ref);
     }
 }
 
+TEST_CASE("data_reader: clean-line fast path matches the octet-at-a-time reader") {
+    compare_with_octet_reading(20261123, read_data);
+}
+
 TEST_CASE("bdat_reader: clean-line fast path matches the octet-at-a-time reader") {
-    std::mt19937 rng(3030);
-    for (int round = 0; round < 3000; ++round) {
-        const std::string in = random_body(rng);
-        body_limits limits;
-        limits.max_text_line = 10 + rng() % 30;
-        limits.max_message_size = 50 + rng() % 600;
-        // One BDAT chunk holding the whole input, read in pieces, then LAST.
-        auto read = [&](std::vector<std::size_t> chunks) {
-            bdat_reader r;
-            outcome o;
-            r.begin(&o.body, limits, 0);
-            r.start_chunk(in.size());
-            std::size_t k = 0;
-            while (o.used < in.size()) {
-                std::size_t n = std::min(chunks[k++ % chunks.size()], in.size() - o.used);
-                o.used += r.feed(std::string_view(in).substr(o.used, n));
-            }
-            r.finish();
-            o.done = r.chunk_done();
-            o.verdict = r.verdict();
-            if (o.verdict != body_verdict::ok) o.body.clear();
-            return o;
-        };
-        const auto ref = read({1});
-        INFO("round " << round << " input " << in.size() << " octets");
-        CHECK(read({in.size() + 1}) == ref);
-        CHECK(read(random_chunks(rng)) == ref);
-    }
+    compare_with_octet_reading(3030, read_bdat);
 }
