@@ -3,6 +3,8 @@
 
 #include "daemon/bounce/message_parts.hpp"
 
+#include "core/octets.hpp"
+
 #include <algorithm>
 #include <ctime>
 #include <random>
@@ -14,11 +16,7 @@ namespace {
 constexpr std::size_t fold_at = 76;   // folded field lines aim here…
 constexpr std::size_t hard_max = 990; // …and never pass this (RFC 5322 §2.1.1: 998)
 
-bool has_8bit(std::string_view s) {
-    for (char c : s)
-        if (static_cast<unsigned char>(c) >= 0x80) return true;
-    return false;
-}
+bool has_8bit(std::string_view s) { return has_non_ascii(s); }
 
 std::string random_hex(std::size_t n) {
     static thread_local std::mt19937_64 rng{std::random_device{}()};

@@ -3,6 +3,7 @@
 #include "daemon/outbound/smtp_transport.hpp"
 
 #include "core/log.hpp"
+#include "core/octets.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -73,28 +74,16 @@ bool is_ip(const std::string& s) {
     return !ec;
 }
 
-bool needs_utf8(const std::string& s) {
-    for (unsigned char c : s)
-        if (c >= 0x80) return true;
-    return false;
-}
+bool needs_utf8(const std::string& s) { return has_non_ascii(s); }
 
 // Header section only: SMTPUTF8 is needed for UTF-8 in addresses or headers (RFC 6531 §3.2);
 // 8-bit octets anywhere need 8BITMIME (RFC 6152).
 void classify_body(const std::string& body, bool& utf8_headers, bool& eight_bit) {
     auto end = body.find("\r\n\r\n");
     if (end == std::string::npos) end = body.size();
-    utf8_headers = false;
-    eight_bit = false;
-    for (std::size_t i = 0; i < body.size(); ++i)
-        if (static_cast<unsigned char>(body[i]) >= 0x80) {
-            eight_bit = true;
-            if (i < end) utf8_headers = true;
-            break;
-        }
-    if (eight_bit && !utf8_headers)
-        for (std::size_t i = 0; i < end; ++i)
-            if (static_cast<unsigned char>(body[i]) >= 0x80) utf8_headers = true;
+    const std::size_t first = first_non_ascii(body);
+    eight_bit = first != std::string::npos;
+    utf8_headers = first < end;
 }
 
 } // namespace

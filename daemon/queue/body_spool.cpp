@@ -1,4 +1,4 @@
-// daemon/queue/body_spool.cpp — spool/<queue id> files: write, syncfs per group, read, unlink.
+// daemon/queue/body_spool.cpp — spool/<queue id> files: write, syncfs per group, read, reuse or unlink.
 #include "daemon/queue/body_spool.hpp"
 
 #include "core/atomic_file.hpp"
@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
@@ -22,8 +23,10 @@ std::runtime_error sys_failure(const std::string& what, const std::filesystem::p
     return std::runtime_error("queue spool: " + what + " " + p.string() + ": " + std::strerror(err));
 }
 
-// Reads up to max_bytes of fd and closes it.
-std::string read_all(int fd, const std::filesystem::path& path, std::size_t max_bytes) {
+// Reads up to max_bytes of fd and closes it; nullopt when `name` (at dirfd) no longer refers to
+// the file read: it was removed meanwhile, and may already hold another message (reuse pool).
+std::optional<std::string> read_all(int fd, const std::filesystem::path& path, std::size_t max_bytes,
+                                    int dirfd, const char* name) {
     struct stat sb {};
     if (::fstat(fd, &sb) != 0) {
         int err = errno;
@@ -45,8 +48,43 @@ std::string read_all(int fd, const std::filesystem::path& path, std::size_t max_
         got += static_cast<std::size_t>(n);
     }
     ::close(fd);
+    // remove() moves the file away before write() overwrites it under another name, so if the
+    // name still leads to this inode now, no overwrite had started while we read.
+    struct stat now {};
+    if (::fstatat(dirfd, name, &now, AT_SYMLINK_NOFOLLOW) != 0 || now.st_ino != sb.st_ino ||
+        now.st_dev != sb.st_dev)
+        return std::nullopt;
     out.resize(got);
     return out;
+}
+
+// Removes every entry of the directory at fd (the reuse pool's leftovers of the last run).
+void empty_directory(int fd, const std::filesystem::path& path) {
+    int list_fd = ::openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (list_fd < 0) throw sys_failure("cannot open", path, errno);
+    DIR* d = ::fdopendir(list_fd);
+    if (!d) {
+        int err = errno;
+        ::close(list_fd);
+        throw sys_failure("cannot list", path, err);
+    }
+    std::vector<std::string> names;
+    while (const dirent* e = ::readdir(d))
+        if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0)
+            names.emplace_back(e->d_name);
+    ::closedir(d);
+    for (const auto& n : names)
+        if (::unlinkat(fd, n.c_str(), 0) != 0 && errno != ENOENT)
+            throw sys_failure("cannot remove", path / n, errno);
+}
+
+// mkdir 0700 unless it exists; a new directory's name is made durable.
+void make_private_dir(const std::filesystem::path& dir) {
+    if (::mkdir(dir.c_str(), 0700) == 0) {
+        fsync_directory(dir.has_parent_path() ? dir.parent_path().string() : std::string("."));
+    } else if (errno != EEXIST) {
+        throw sys_failure("cannot create", dir, errno);
+    }
 }
 
 } // namespace
@@ -59,26 +97,68 @@ bool spool_name_ok(std::string_view id) {
     return true;
 }
 
-body_spool::body_spool(std::filesystem::path dir) : dir_(std::move(dir)) {
-    if (::mkdir(dir_.c_str(), 0700) == 0) {
-        // The new directory's name must survive a crash before the first file in it counts.
-        fsync_directory(dir_.has_parent_path() ? dir_.parent_path().string() : std::string("."));
-    } else if (errno != EEXIST) {
-        throw sys_failure("cannot create", dir_, errno);
-    }
+body_spool::body_spool(std::filesystem::path dir)
+    : dir_(std::move(dir)), reuse_dir_(dir_.string() + "-reuse") {
+    make_private_dir(dir_);
+    make_private_dir(reuse_dir_);
     dir_fd_ = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir_fd_ < 0) throw sys_failure("cannot open", dir_, errno);
+    reuse_fd_ = ::open(reuse_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (reuse_fd_ < 0) {
+        int err = errno;
+        ::close(dir_fd_);
+        throw sys_failure("cannot open", reuse_dir_, err);
+    }
+    try {
+        empty_directory(reuse_fd_, reuse_dir_);
+    } catch (...) {
+        ::close(dir_fd_);
+        ::close(reuse_fd_);
+        throw;
+    }
 }
 
 body_spool::~body_spool() {
     if (dir_fd_ >= 0) ::close(dir_fd_);
+    if (reuse_fd_ >= 0) ::close(reuse_fd_);
+}
+
+std::optional<std::size_t> body_spool::take_reusable(const std::string& id) const {
+    reusable r;
+    {
+        std::lock_guard lk(reuse_mu_);
+        if (reuse_.empty()) return std::nullopt;
+        r = std::move(reuse_.back());
+        reuse_.pop_back();
+        reuse_bytes_ -= r.size;
+    }
+    if (::renameat2(reuse_fd_, r.name.c_str(), dir_fd_, id.c_str(), RENAME_NOREPLACE) != 0) {
+        ::unlinkat(reuse_fd_, r.name.c_str(), 0); // never keep a file the pool lost track of
+        return std::nullopt;
+    }
+    return r.size;
+}
+
+std::size_t body_spool::reusable_files() const {
+    std::lock_guard lk(reuse_mu_);
+    return reuse_.size();
 }
 
 void body_spool::write(const std::string& id, std::string_view body) const {
     if (!spool_name_ok(id)) throw std::runtime_error("queue spool: unusable queue id `" + id + "`");
-    const auto path = dir_ / id;
-    int fd = ::openat(dir_fd_, id.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) throw sys_failure("cannot create", path, errno);
+    auto fail = [&](const char* what, int err) {
+        ::unlinkat(dir_fd_, id.c_str(), 0);
+        return sys_failure(what, dir_ / id, err);
+    };
+    const std::optional<std::size_t> old_size = take_reusable(id);
+    int fd = old_size ? ::openat(dir_fd_, id.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW)
+                      : ::openat(dir_fd_, id.c_str(),
+                                 O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        int err = errno;
+        if (old_size) throw fail("cannot open", err);
+        throw sys_failure("cannot create", dir_ / id, err); // not ours: leave it
+    }
     std::size_t done = 0;
     while (done < body.size()) {
         ssize_t n = ::write(fd, body.data() + done, body.size() - done);
@@ -86,16 +166,18 @@ void body_spool::write(const std::string& id, std::string_view body) const {
         if (n <= 0) {
             int err = n < 0 ? errno : EIO;
             ::close(fd);
-            ::unlinkat(dir_fd_, id.c_str(), 0);
-            throw sys_failure("cannot write", path, err);
+            throw fail("cannot write", err);
         }
         done += static_cast<std::size_t>(n);
     }
-    if (::close(fd) != 0) {
+    // A reused file longer than this body keeps no octet of the message it held before.
+    if (old_size && *old_size > body.size() &&
+        ::ftruncate(fd, static_cast<off_t>(body.size())) != 0) {
         int err = errno;
-        ::unlinkat(dir_fd_, id.c_str(), 0);
-        throw sys_failure("cannot close", path, err);
+        ::close(fd);
+        throw fail("cannot truncate", err);
     }
+    if (::close(fd) != 0) throw fail("cannot close", errno);
 }
 
 void body_spool::sync() const {
@@ -104,6 +186,30 @@ void body_spool::sync() const {
 
 bool body_spool::remove(const std::string& id) const noexcept {
     if (!spool_name_ok(id)) return false;
+    struct stat sb {};
+    if (::fstatat(dir_fd_, id.c_str(), &sb, AT_SYMLINK_NOFOLLOW) != 0) return errno == ENOENT;
+    const auto size = static_cast<std::size_t>(sb.st_size);
+    if (S_ISREG(sb.st_mode) && size <= reuse_max_file_bytes) {
+        try {
+            std::string name;
+            {
+                std::lock_guard lk(reuse_mu_);
+                if (reuse_.size() < reuse_max_files && reuse_bytes_ + size <= reuse_max_bytes) {
+                    name = "r" + std::to_string(++reuse_seq_);
+                    reuse_.reserve(reuse_.size() + 1); // the push below must not throw
+                }
+            }
+            if (!name.empty() &&
+                ::renameat2(dir_fd_, id.c_str(), reuse_fd_, name.c_str(), RENAME_NOREPLACE) == 0) {
+                std::lock_guard lk(reuse_mu_);
+                reuse_.push_back({std::move(name), size});
+                reuse_bytes_ += size;
+                return true;
+            }
+        } catch (const std::exception&) {
+            // out of memory: unlink below
+        }
+    }
     return ::unlinkat(dir_fd_, id.c_str(), 0) == 0 || errno == ENOENT;
 }
 
@@ -134,7 +240,9 @@ std::string read_spooled_body(sqlite3* db, const std::string& id, std::size_t ma
     if (!spool_name_ok(id)) throw std::runtime_error("queue spool: unusable queue id `" + id + "`");
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) throw sys_failure("cannot open", path, errno);
-    return read_all(fd, path, max_bytes);
+    auto body = read_all(fd, path, max_bytes, AT_FDCWD, path.c_str());
+    if (!body) throw sys_failure("cannot read", path, ENOENT); // removed while being read
+    return std::move(*body);
 }
 
 std::optional<std::string> body_spool::read(const std::string& id) const {
@@ -144,7 +252,7 @@ std::optional<std::string> body_spool::read(const std::string& id) const {
         if (errno == ENOENT) return std::nullopt;
         throw sys_failure("cannot open", dir_ / id, errno);
     }
-    return read_all(fd, dir_ / id, static_cast<std::size_t>(-1));
+    return read_all(fd, dir_ / id, static_cast<std::size_t>(-1), dir_fd_, id.c_str());
 }
 
 } // namespace cartero::queue

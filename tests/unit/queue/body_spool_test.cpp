@@ -185,3 +185,87 @@ TEST_CASE("spool: queue ids that are not plain names are refused", "[body_spool]
     REQUIRE(err);
     CHECK_FALSE(std::filesystem::exists(dir.path / "escape"));
 }
+
+namespace {
+
+std::size_t entries(const std::filesystem::path& dir) {
+    std::size_t n = 0;
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir)) ++n;
+    return n;
+}
+
+} // namespace
+
+TEST_CASE("spool: a removed file is reused for the next body, never showing the old one",
+          "[body_spool]") {
+    temp_dir dir;
+    const auto spool = dir.path / "spool", reuse = dir.path / "spool-reuse";
+    queue::body_spool sp(spool);
+    const std::string a(5000, 'a'), b(1200, 'b'), c(9000, 'c');
+    sp.write("AAA1", a);
+    REQUIRE(sp.remove("AAA1"));
+    CHECK_FALSE(std::filesystem::exists(spool / "AAA1"));
+    CHECK_FALSE(sp.read("AAA1"));
+    CHECK(sp.reusable_files() == 1);
+    CHECK(entries(reuse) == 1);
+
+    sp.write("BBB2", b); // shorter than the reused file: truncated, no 'a' left
+    CHECK(sp.reusable_files() == 0);
+    CHECK(entries(reuse) == 0);
+    CHECK(slurp(spool / "BBB2") == b);
+    CHECK(sp.read("BBB2") == b);
+    CHECK((std::filesystem::status(spool / "BBB2").permissions() & std::filesystem::perms::all) ==
+          (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write));
+    REQUIRE(sp.remove("BBB2"));
+    sp.write("CCC3", c); // longer: extended
+    CHECK(slurp(spool / "CCC3") == c);
+    CHECK(sp.list() == std::vector<std::string>{"CCC3"});
+
+    // The name of a live file is never taken over by a reused one.
+    REQUIRE(sp.remove("CCC3"));
+    sp.write("DDD4", b);
+    CHECK_THROWS(sp.write("DDD4", a));
+    CHECK(slurp(spool / "DDD4") == b);
+
+    // Removing a missing file is fine and pools nothing.
+    CHECK(sp.remove("NOPE5"));
+    CHECK(sp.reusable_files() == 0);
+}
+
+TEST_CASE("spool: the reuse pool is bounded and emptied at start", "[body_spool]") {
+    temp_dir dir;
+    const auto spool = dir.path / "spool", reuse = dir.path / "spool-reuse";
+    {
+        queue::body_spool sp(spool);
+        // Too large for the pool: unlinked.
+        sp.write("HUGE1", std::string(queue::body_spool::reuse_max_file_bytes + 1, 'h'));
+        REQUIRE(sp.remove("HUGE1"));
+        CHECK(sp.reusable_files() == 0);
+        CHECK(entries(reuse) == 0);
+        // At most reuse_max_files files: the rest are unlinked.
+        const std::size_t n = queue::body_spool::reuse_max_files + 5;
+        for (std::size_t i = 0; i < n; ++i) sp.write("F" + std::to_string(i), "x\r\n");
+        for (std::size_t i = 0; i < n; ++i) REQUIRE(sp.remove("F" + std::to_string(i)));
+        CHECK(sp.reusable_files() == queue::body_spool::reuse_max_files);
+        CHECK(entries(reuse) == queue::body_spool::reuse_max_files);
+        CHECK(entries(spool) == 0);
+    }
+    std::ofstream(reuse / "stray") << "left by the last run";
+    queue::body_spool again(spool);
+    CHECK(entries(reuse) == 0);
+    CHECK(again.reusable_files() == 0);
+    again.write("NEW1", "fresh\r\n");
+    CHECK(slurp(spool / "NEW1") == "fresh\r\n");
+}
+
+TEST_CASE("spool: the pool's byte limit holds", "[body_spool]") {
+    temp_dir dir;
+    const auto spool = dir.path / "spool";
+    queue::body_spool sp(spool);
+    const std::size_t each = queue::body_spool::reuse_max_file_bytes; // largest a pool keeps
+    const std::size_t fit = queue::body_spool::reuse_max_bytes / each;
+    const std::string body(each, 'm');
+    for (std::size_t i = 0; i < fit + 3; ++i) sp.write("M" + std::to_string(i), body);
+    for (std::size_t i = 0; i < fit + 3; ++i) REQUIRE(sp.remove("M" + std::to_string(i)));
+    CHECK(sp.reusable_files() == fit);
+}
