@@ -36,7 +36,11 @@ public:
     // One message's body (nullptr when it is gone). Blocks.
     std::shared_ptr<const std::string> load_body(const std::string& queue_id);
     // The remote recipients of a message just committed (no queue.db read).
-    // The body is shared with the committed message (no copy).
+    // The body is shared with the committed message (no copy); a spooled one only while the
+    // spooled bodies held this way stay within spooled_memory_budget (else nullptr: loaded
+    // from its file before the attempt).
+    static constexpr std::size_t spooled_memory_budget = 32u << 20;
+    static std::size_t spooled_bodies_in_memory();
     static std::shared_ptr<outbound_message> from_committed(std::shared_ptr<const queue::message> m,
                                                             const std::vector<std::int64_t>& rows);
 

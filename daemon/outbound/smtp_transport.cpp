@@ -328,7 +328,8 @@ net::awaitable<void> smtp_transport::run(delivery_job job,
                 auto a = c.next();
                 switch (a.kind) {
                 case smtp::client_action_kind::send:
-                    out += a.out;
+                    if (out.empty()) out.swap(a.out); // a body chunk: no second copy of it
+                    else out += a.out;
                     break;
                 case smtp::client_action_kind::need_input: {
                     if (!(co_await flush())) {
