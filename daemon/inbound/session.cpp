@@ -555,6 +555,9 @@ net::awaitable<void> session::run() {
             m.body.append(header);
             m.body.append(content);
             m.rcpts = targets;
+            // Our trace fields never start a line with "."; the content's lines are as the
+            // reader stored them (checked mail is left out: its fields were rewritten).
+            m.dot_free = !check_auth && a.message_dot_free;
 
             if (!verp_refs.empty()) {
                 auto body = std::make_shared<const std::string>(m.body);

@@ -299,6 +299,7 @@ std::shared_ptr<outbound_message> outbound_store::from_committed(std::shared_ptr
     out->auth_user = m.auth_user;
     out->envid = m.envid;
     out->ret = m.dsn_ret;
+    out->dot_free = m.dot_free;
     // A spooled body is kept only while spooled_bodies_in_memory() stays within
     // spooled_memory_budget: a backlog of large messages must not sit in memory until sent, so
     // beyond it take_ready reads the body back from its file (load_body) just before the

@@ -31,6 +31,9 @@ struct outbound_message {
     std::string envid, ret;   // RFC 3461
     std::shared_ptr<const std::string> body; // null until loaded (bodies stay on disk meanwhile)
     bool prepared = false;    // body already DKIM-signed (done once, before the first attempt)
+    // queue::message::dot_free: body (also once signed: DKIM only adds header fields, which
+    // never start with ".") goes out as it is, without dot-stuffing.
+    bool dot_free = false;
     std::vector<outbound_recipient> rcpts;   // the remote ones still to deliver
 };
 

@@ -17,6 +17,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include <array>
 #include <map>
 
 namespace cartero::outbound {
@@ -150,6 +151,7 @@ net::awaitable<void> smtp_transport::run(delivery_job job,
             t.dsn_ret = item.msg->ret;
             t.dsn_envid = item.msg->envid;
             t.body = item.msg->body ? item.msg->body : std::make_shared<const std::string>();
+            t.body_dot_free = item.msg->dot_free;
             bool utf8_headers = false, eight_bit = false;
             classify_body(*t.body, utf8_headers, eight_bit);
             t.eight_bit = eight_bit;
@@ -308,15 +310,19 @@ net::awaitable<void> smtp_transport::run(delivery_job job,
                 auto d = smtp::timeout_duration(t);
                 return d.count() > 0 ? d : std::chrono::seconds(300);
             };
-            auto flush = [&]() -> net::awaitable<bool> {
-                if (out.empty()) co_return true;
+            // Writes `out`, then a body the client fsm lent (client_action::borrowed) and what
+            // follows it, in one gather write.
+            auto flush = [&](std::string_view borrowed = {}, std::string_view after = {}) -> net::awaitable<bool> {
+                if (out.empty() && borrowed.empty() && after.empty()) co_return true;
+                const std::array<net::const_buffer, 3> bufs{net::buffer(out), net::buffer(borrowed),
+                                                            net::buffer(after)};
                 net::steady_timer t(ex_, io_timer(c.current_timeout()));
                 bool ok = false;
                 if (tls) {
-                    auto r = co_await (net::async_write(stream, net::buffer(out), nothrow) || t.async_wait(nothrow));
+                    auto r = co_await (net::async_write(stream, bufs, nothrow) || t.async_wait(nothrow));
                     ok = r.index() == 0 && !std::get<0>(std::get<0>(r));
                 } else {
-                    auto r = co_await (net::async_write(stream.next_layer(), net::buffer(out), nothrow) ||
+                    auto r = co_await (net::async_write(stream.next_layer(), bufs, nothrow) ||
                                        t.async_wait(nothrow));
                     ok = r.index() == 0 && !std::get<0>(std::get<0>(r));
                 }
@@ -330,6 +336,10 @@ net::awaitable<void> smtp_transport::run(delivery_job job,
                 case smtp::client_action_kind::send:
                     if (out.empty()) out.swap(a.out); // a body chunk: no second copy of it
                     else out += a.out;
+                    // A dot-free body straight from the message (no stuffed copy); the fsm
+                    // only keeps it valid until the next call, so it goes out now.
+                    if (!a.borrowed.empty() && !(co_await flush(a.borrowed, a.after))) c.eof();
+                    else if (a.borrowed.empty()) out += a.after;
                     break;
                 case smtp::client_action_kind::need_input: {
                     if (!(co_await flush())) {

@@ -47,6 +47,10 @@ struct message {
     // Set by the store at enqueue: the body also lives in spool/<id>, so a component that
     // keeps the message for long (the outbound scheduler) can drop the body and read it back.
     bool spooled = false;
+    // Set by the SMTP session (not stored): every line of body ends in CRLF and none starts
+    // with ".", so the outbound client sends it without dot-stuffing or a copy. Unknown
+    // (false) for messages read back from queue.db and for those Cartero makes itself.
+    bool dot_free = false;
 };
 
 // The Message-ID of a stored message: the header section is scanned up to its first empty line

@@ -166,7 +166,9 @@ struct client_fsm::impl {
     // ---- output ------------------------------------------------------------------------
     // Consecutive sends merge into one action: a pipelined group is one write (RFC 2920 §3.1).
     void send(std::string_view line) {
-        if (out_.empty() || out_.back().kind != client_action_kind::send) {
+        if (out_.empty() || out_.back().kind != client_action_kind::send ||
+            !out_.back().borrowed.empty()) { // `out` goes before a borrowed body: never append
+
             client_action a;
             a.kind = client_action_kind::send;
             out_.push_back(std::move(a));
@@ -448,6 +450,18 @@ struct client_fsm::impl {
 
     void emit_body_chunk() {
         const std::string& body = *tx_->t.body;
+        if (tx_->t.body_dot_free && tx_->body_pos == 0 &&
+            (body.empty() || (body.size() >= 2 && body.compare(body.size() - 2, 2, "\r\n") == 0))) {
+            client_action a;
+            a.kind = client_action_kind::send;
+            a.borrowed = body;
+            a.after = ".\r\n";
+            tx_->body_pos = body.size();
+            tx_->sending_body = false;
+            expect_.push_back(expect::data_end);
+            out_.push_back(std::move(a));
+            return;
+        }
         std::size_t n = std::min(s_.body_chunk, body.size() - tx_->body_pos);
         std::string out;
         tx_->stuffer.append(std::string_view(body).substr(tx_->body_pos, n), out);

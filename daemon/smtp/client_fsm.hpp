@@ -53,6 +53,9 @@ struct transaction {
     std::string dsn_ret;      // "", "FULL" or "HDRS" (RFC 3461 §4.3)
     std::string dsn_envid;    // "" = none (RFC 3461 §4.4), sent xtext-encoded
     std::shared_ptr<const std::string> body; // the message, CRLF lines, not dot-stuffed
+    // The caller knows that body needs no dot-stuffing (CRLF lines only, none starting with
+    // "."): DATA sends it from body itself (client_action::borrowed), not from a stuffed copy.
+    bool body_dot_free = false;
     bool needs_smtputf8 = false; // UTF-8 addresses or headers (RFC 6531)
     bool eight_bit = false;      // 8-bit octets in the body (RFC 6152)
 };
@@ -100,6 +103,10 @@ enum class client_action_kind {
 struct client_action {
     client_action_kind kind = client_action_kind::need_input;
     std::string out;                          // send
+    // send: after `out`, these octets of the transaction's body, then `after`; valid until
+    // the next call into the fsm (the driver writes them all at once, pending output first).
+    std::string_view borrowed;
+    std::string after;
     std::optional<transaction_result> result; // transaction_done
 };
 

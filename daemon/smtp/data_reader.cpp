@@ -94,6 +94,7 @@ message_sink::scan_result message_sink::scan(const char* p, std::size_t n) {
 void data_reader::begin(std::string* out, body_limits limits, std::size_t reserve_hint) {
     sink_.begin(out, limits, reserve_hint);
     state_ = state::bol; // the first line starts right after the DATA line's CRLF
+    dot_lines_ = false;
 }
 
 std::size_t data_reader::feed(std::string_view in) {
@@ -117,6 +118,7 @@ std::size_t data_reader::feed(std::string_view in) {
                 ++i;
             } else {
                 state_ = state::mid; // RFC 5321 §4.5.2: the leading dot is dropped
+                dot_lines_ = true;
             }
             break;
         case state::bol_dot_cr:
@@ -144,14 +146,19 @@ std::size_t data_reader::feed(std::string_view in) {
 void bdat_reader::begin(std::string* out, body_limits limits, std::size_t reserve_hint) {
     sink_.begin(out, limits, reserve_hint);
     remaining_ = 0;
+    dot_lines_ = false;
 }
 
 std::size_t bdat_reader::feed(std::string_view in) {
     std::size_t take = std::min(remaining_, in.size());
     std::size_t i = 0;
     while (i < take) {
-        // BDAT has no dot-stuffing: every clean line is taken as it is.
-        if (auto run = sink_.take_clean_lines(in.data() + i, take - i, [](char) { return true; })) {
+        // BDAT has no dot-stuffing: every clean line is taken as it is. `keep` sees the first
+        // octet of every line (a line start always goes through take_clean_lines first).
+        if (auto run = sink_.take_clean_lines(in.data() + i, take - i, [this](char c) {
+                dot_lines_ = dot_lines_ || c == '.';
+                return true;
+            })) {
             i += run;
             continue;
         }

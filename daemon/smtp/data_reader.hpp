@@ -83,9 +83,14 @@ public:
     std::size_t feed(std::string_view in);
     bool done() const { return state_ == state::done; }
     body_verdict verdict() const { return sink_.verdict(); }
+    // No line was dot-unstuffed, so no stored line starts with "." (conservative: a line that
+    // had a single leading dot is stored without one but still counts). With the CRLF-only
+    // rule this makes the message sendable as it is, without dot-stuffing (client_fsm).
+    bool dot_free() const { return !dot_lines_; }
 
 private:
     enum class state { bol, bol_dot, bol_dot_cr, mid, done } state_ = state::bol;
+    bool dot_lines_ = false;
     message_sink sink_;
 };
 
@@ -101,9 +106,12 @@ public:
     // (RFC 5322 §2.1: lines end with CRLF; DKIM's canonical form would add it anyway).
     void finish();
     body_verdict verdict() const { return sink_.verdict(); }
+    // No line of the message starts with "." (as data_reader::dot_free).
+    bool dot_free() const { return !dot_lines_; }
 
 private:
     std::size_t remaining_ = 0;
+    bool dot_lines_ = false;
     message_sink sink_;
 };
 

@@ -165,7 +165,7 @@ struct server_fsm::impl {
     void on_command(std::string_view line);
     void on_auth_line(std::string_view line);
     void on_sasl(sasl_step st);
-    void finish_data(body_verdict v);
+    void finish_data(body_verdict v, bool dot_free = false);
     void finish_chunk();
     void sequence_error(verb v);
 
@@ -264,7 +264,7 @@ void server_fsm::impl::process() {
                 return;
             }
             mode_ = mode::command;
-            finish_data(data_.verdict());
+            finish_data(data_.verdict(), data_.dot_free());
             break;
         }
         case mode::bdat: {
@@ -533,13 +533,14 @@ void server_fsm::impl::do_data() {
     send("354 End data with <CR><LF>.<CR><LF>\r\n"); // 3xx: no enhanced code (RFC 3463 §3)
 }
 
-void server_fsm::impl::finish_data(body_verdict v) {
+void server_fsm::impl::finish_data(body_verdict v, bool dot_free) {
     switch (v) {
     case body_verdict::ok: {
         action a;
         a.kind = action_kind::deliver;
         a.env = &env_;
         a.message = &message_;
+        a.message_dot_free = dot_free;
         out_.push_back(std::move(a));
         await_ = awaiting::deliver;
         return;
@@ -601,7 +602,7 @@ void server_fsm::impl::finish_chunk() {
     }
     if (bdat_last_) {
         bdat_.finish();
-        return finish_data(bdat_.verdict());
+        return finish_data(bdat_.verdict(), bdat_.dot_free());
     }
     // RFC 3030 §3: a refused chunk fails the transaction; tell the client now.
     if (bdat_.verdict() != body_verdict::ok) return finish_data(bdat_.verdict());

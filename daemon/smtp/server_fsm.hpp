@@ -85,6 +85,7 @@ struct action {
     const envelope* env = nullptr;          // deliver: valid until the next call into the fsm
     std::string* message = nullptr;         // deliver: the unstuffed message, CRLF lines;
                                             // the session may std::move from it
+    bool message_dot_free = false;          // deliver: no line of *message starts with "."
 };
 
 // Usage (one per connection):

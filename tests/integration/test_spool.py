@@ -196,6 +196,23 @@ class SpoolTest(harness.CarteroTestCase):
         self.wait_spool_empty()
         self.assertEqual(query(self.st, "SELECT id FROM messages WHERE spooled = 1"), [], self.st.queue_describe())
 
+    def test_large_dot_free_relayed_byte_identical(self):
+        # No line starts with '.': the session marks the message dot-free and the client sends
+        # the body as it is in memory (no stuffed copy). Dots elsewhere in lines stay.
+        tag = f"plain{time.time_ns()}"
+        data, body = message(tag, "friend@remote.example", 150_000)
+        body = b"\r\n".join(b"x" + l if l.startswith(b".") else l for l in body.split(b"\r\n"))
+        body += b"a line. with. dots.\r\n"
+        data = data[:data.index(b"\r\n\r\n") + 4] + body
+        self.assertNotIn(b"\n.", data)
+        code, text = send(self.d, ["friend@remote.example"], data)
+        self.assertEqual(code, 250, text)
+        harness.wait_until(lambda: self.sink_copies(tag), 20, what=f"{tag} at the sink")
+        copies = self.sink_copies(tag)
+        self.assertEqual(len(copies), 1)
+        got = body_of(copies[0].data)
+        self.assertEqual(got, body, "body at the sink: " + describe_difference(got, body))
+
     def test_small_stays_in_queue_db_and_threshold(self):
         self.sink.rcpt_replies.update({f"{n}@remote.example": DEFER for n in ("small", "under", "over")})
         small, _, sbody = self.queue_deferred(f"small{time.time_ns()}", "small@remote.example", 1000)

@@ -27,10 +27,15 @@ struct client_driver {
         while (true) {
             client_action a = fsm.next();
             switch (a.kind) {
-            case client_action_kind::send:
-                wire += a.out;
-                writes.push_back(a.out);
+            case client_action_kind::send: {
+                // As the transport: pending output, then a borrowed body, then what follows.
+                std::string w = a.out;
+                w += a.borrowed;
+                w += a.after;
+                wire += w;
+                writes.push_back(std::move(w));
                 continue;
+            }
             case client_action_kind::transaction_done:
                 results.push_back(std::move(*a.result));
                 continue;

@@ -586,6 +586,59 @@ TEST_CASE("client: dot-stuffing on the wire", "[smtp][client][dot]") {
           "..\r\n...\r\nend without crlf\r\n.\r\n");
 }
 
+TEST_CASE("client: a dot-free body is lent, not copied, and the wire is the same", "[smtp][client][dot]") {
+    client_settings s = plain_settings();
+    s.body_chunk = 10; // ignored for a lent body: one write
+    client_driver d(s);
+    auto tx = make_tx(1, {"a@example.net"}, "Subject: x\r\n\r\nline one\r\n  .not at the start\r\n");
+    tx.body_dot_free = true;
+    const auto body = tx.body;
+    d.fsm.add_transaction(tx);
+    open_session(d, ehlo_pipelining);
+    d.fsm.feed("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go\r\n");
+    client_action a = d.fsm.next();
+    REQUIRE(a.kind == kind::send);
+    CHECK(a.out.empty());
+    CHECK(a.borrowed.data() == body->data()); // the message's own memory
+    CHECK(a.borrowed.size() == body->size());
+    CHECK(a.after == ".\r\n");
+    CHECK(d.fsm.next().kind == kind::need_input);
+    CHECK(d.fsm.current_timeout() == client_timeout::data_term);
+    CHECK(std::string(a.borrowed) + a.after == dot_stuff(*body)); // what stuffing would send
+    d.server("250 2.0.0 queued\r\n");
+    REQUIRE(d.results.size() == 1);
+    CHECK(d.results[0].recipients[0].delivered());
+}
+
+TEST_CASE("client: a dot-free body, then the next transaction after it, in order", "[smtp][client][dot]") {
+    client_driver d(plain_settings());
+    auto one = make_tx(1, {"a@example.net"}, "one\r\n");
+    one.body_dot_free = true;
+    d.fsm.add_transaction(one);
+    open_session(d, ehlo_pipelining);
+    CHECK(d.server("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go\r\n") == "one\r\n.\r\n");
+    auto two = make_tx(2, {"b@example.net"}, "");
+    two.body_dot_free = true; // empty: only the end marker
+    d.fsm.add_transaction(two);
+    d.fsm.no_more_transactions();
+    CHECK(d.server("250 2.0.0 first\r\n") ==
+          "MAIL FROM:<sender@example.org> SIZE=0\r\nRCPT TO:<b@example.net>\r\nDATA\r\n");
+    CHECK(d.server("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go\r\n") == ".\r\n");
+    CHECK(d.server("250 2.0.0 second\r\n") == "QUIT\r\n");
+    REQUIRE(d.results.size() == 2);
+    CHECK(d.results[1].recipients[0].delivered());
+}
+
+TEST_CASE("client: a dot-free body without its last CRLF still gets one (stuffer path)",
+          "[smtp][client][dot]") {
+    client_driver d(plain_settings());
+    auto tx = make_tx(1, {"a@example.net"}, "no crlf at the end");
+    tx.body_dot_free = true;
+    d.fsm.add_transaction(tx);
+    open_session(d, ehlo_pipelining);
+    CHECK(d.server("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go\r\n") == "no crlf at the end\r\n.\r\n");
+}
+
 TEST_CASE("client: timeouts per RFC 5321 §4.5.3.2", "[smtp][client]") {
     CHECK(timeout_duration(client_timeout::initial) == std::chrono::minutes(5));
     CHECK(timeout_duration(client_timeout::mail) == std::chrono::minutes(5));

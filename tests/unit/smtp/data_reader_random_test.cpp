@@ -3,7 +3,8 @@
 //
 // Fed one octet at a time, a reader never sees a whole line, so it never takes the fast path:
 // that is the reference. Whole-buffer and random-chunk feeding must give the same octets used,
-// the same end, the same verdict and the same stored body.
+// the same end, the same verdict, the same stored body and the same dot_free() — which, when
+// true, must be right: no stored line starts with ".".
 #include "daemon/smtp/data_reader.hpp"
 
 #include <catch2/catch.hpp>
@@ -20,14 +21,23 @@ struct outcome {
     bool done = false;
     body_verdict verdict = body_verdict::ok;
     std::string body;
+    bool dot_free = false;
     bool operator==(const outcome&) const = default;
 };
 
-// Octets used, end, verdict and body (kept only when accepted: a refusal keeps nothing).
-outcome result(std::size_t used, bool done, body_verdict verdict, std::string body) {
-    outcome o{used, done, verdict, std::move(body)};
-    if (o.verdict != body_verdict::ok) o.body.clear();
+// Octets used, end, verdict, body and dot_free (kept only when accepted: a refusal keeps
+// nothing).
+outcome result(std::size_t used, bool done, body_verdict verdict, std::string body, bool dot_free) {
+    outcome o{used, done, verdict, std::move(body), dot_free};
+    if (o.verdict != body_verdict::ok) {
+        o.body.clear();
+        o.dot_free = false;
+    }
     return o;
+}
+
+bool has_dot_line(const std::string& body) {
+    return (!body.empty() && body[0] == '.') || body.find("\n.") != std::string::npos;
 }
 
 // DATA: the input fed in the given chunk sizes (cycled) until the reader stops taking octets.
@@ -43,7 +53,7 @@ outcome read_data(const std::string& in, const std::vector<std::size_t>& chunks,
         pos += used;
         if (used < n) break; // the end marker: the rest is not the message's
     }
-    return result(pos, r.done(), r.verdict(), std::move(body));
+    return result(pos, r.done(), r.verdict(), std::move(body), r.dot_free());
 }
 
 // BDAT: one chunk holding the whole input, read in pieces, then LAST.
@@ -59,7 +69,7 @@ outcome read_bdat(const std::string& in, const std::vector<std::size_t>& chunks,
         pos += r.feed(std::string_view(in).substr(pos, n));
     }
     r.finish();
-    return result(pos, r.chunk_done(), r.verdict(), std::move(body));
+    return result(pos, r.chunk_done(), r.verdict(), std::move(body), r.dot_free());
 }
 
 body_limits random_limits(std::mt19937& rng) {
@@ -102,6 +112,7 @@ template <class Read> void compare_with_octet_reading(std::uint32_t seed, Read r
         INFO("round " << round << " input " << in.size() << " octets");
         CHECK(read(in, {in.size() + 1}, limits) == ref);
         CHECK(read(in, random_chunks(rng), limits) == ref);
+        if (ref.dot_free) CHECK_FALSE(has_dot_line(ref.body));
     }
 }
 
@@ -111,4 +122,16 @@ TEST_CASE("data_reader: clean-line fast path matches the octet-at-a-time reader"
 
 TEST_CASE("bdat_reader: clean-line fast path matches the octet-at-a-time reader") {
     compare_with_octet_reading(3030, read_bdat);
+}
+
+TEST_CASE("readers: dot_free for a message without leading dots, not after one") {
+    body_limits limits;
+    const std::string plain = "Subject: a\r\n\r\nbody . with dots.\r\n\r\nend\r\n";
+    CHECK(read_data(plain + ".\r\n", {7}, limits).dot_free);
+    CHECK(read_bdat(plain, {7}, limits).dot_free);
+    CHECK_FALSE(read_data(plain + "..stuffed\r\n.\r\n", {7}, limits).dot_free);
+    CHECK_FALSE(read_bdat(plain + ".raw\r\n", {7}, limits).dot_free);
+    CHECK_FALSE(read_bdat(".first\r\n", {1}, limits).dot_free);
+    // A line split across reads, its start in the later one.
+    CHECK_FALSE(read_bdat("ab\r\n.x\r\n", {4, 1}, limits).dot_free);
 }
