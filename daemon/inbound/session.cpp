@@ -61,6 +61,27 @@ void session::request_stop() {
     }
 }
 
+bool session::checks_mail() const {
+    return facts_.kind == policy::listener_kind::smtp && !facts_.trusted_network &&
+           !facts_.auth_user && st_.dns;
+}
+
+std::string session::received_field(const smtp::envelope& env, const std::string& by_host,
+                                    const std::string& queue_id, std::int64_t when) const {
+    mime::received_info ri;
+    ri.helo = env.helo;
+    ri.client_ip = facts_.client_ip;
+    ri.by_host = by_host;
+    ri.tls = tls_;
+    ri.authenticated = facts_.auth_user.has_value();
+    ri.tls_version = tls_version_;
+    ri.tls_cipher = tls_cipher_;
+    ri.queue_id = queue_id;
+    if (env.recipients.size() == 1) ri.single_recipient = env.recipients[0].address();
+    ri.when = when;
+    return mime::received_header(ri);
+}
+
 net::awaitable<bool> session::read_more(std::string_view& got, std::chrono::seconds timeout,
                                         bool large) {
     // Commands arrive in small reads; a message body in reads of up to 64 KiB (a 100 KB body
@@ -290,14 +311,23 @@ net::awaitable<void> session::run() {
         if (!st_.tls || !(co_await handshake())) co_return;
     }
 
-    smtp::server_fsm fsm(fsm_settings(*settings, facts_.kind, st_.tls != nullptr));
+    std::string queue_id;
+    auto fsm_config = fsm_settings(*settings, facts_.kind, st_.tls != nullptr);
+    // Unchecked mail keeps its octets as received: the reader stores them right behind our
+    // Received field, so delivering needs no copy of the body (checked mail gets its fields
+    // after the checks, below).
+    fsm_config.message_prefix = [this, &queue_id, &settings](const smtp::envelope& env) {
+        if (checks_mail() || queue_id.empty()) return std::string();
+        return received_field(env, settings->hostname, queue_id,
+                              static_cast<std::int64_t>(std::time(nullptr)));
+    };
+    smtp::server_fsm fsm(std::move(fsm_config));
     std::string_view in;
     std::vector<queue::recipient> targets;
     std::vector<bounce::verp_ref> verp_refs; // RCPTs to VERP return paths (flow 4)
     std::string verp_rcpt;                   // the first of them, as written
     std::optional<std::uint64_t> declared_size;
     std::string mail_from; // the transaction's sender, for the greylisting triplet
-    std::string queue_id;
     std::size_t messages = 0;
     const char* end_reason = "quit";
 
@@ -464,25 +494,16 @@ net::awaitable<void> session::run() {
             m.envid = env.dsn_envid;
             m.dsn_ret = env.dsn_ret;
             m.received_at = static_cast<std::int64_t>(std::time(nullptr));
-            mime::received_info ri;
-            ri.helo = env.helo;
-            ri.client_ip = facts_.client_ip;
-            ri.by_host = settings->hostname;
-            ri.tls = tls_;
-            ri.authenticated = facts_.auth_user.has_value();
-            ri.tls_version = tls_version_;
-            ri.tls_cipher = tls_cipher_;
-            ri.queue_id = m.id;
-            if (env.recipients.size() == 1) ri.single_recipient = env.recipients[0].address();
-            ri.when = m.received_at;
-            std::string header = mime::received_header(ri);
+            // With a prefix the reader already stored our Received field in front.
+            std::string header =
+                a.message_prefix ? std::string()
+                                 : received_field(env, settings->hostname, m.id, m.received_at);
             // Issue 4: mail from the internet (port 25, not trusted, not authenticated) gets
             // SPF, DKIM and DMARC on the blocking pool; the verdict goes right under our Received
             // as Authentication-Results, after forged ones (our authserv-id) are removed.
             std::string original;
             std::optional<policy::spam_decision> spam; // set when the message was scored
-            const bool check_auth = facts_.kind == policy::listener_kind::smtp &&
-                                    !facts_.trusted_network && !facts_.auth_user && st_.dns;
+            const bool check_auth = checks_mail();
             if (check_auth) {
                 mailauth::message_auth_request rq;
                 rq.client_ip = facts_.client_ip;
@@ -548,12 +569,20 @@ net::awaitable<void> session::run() {
             // Submissions and trusted relays (no checks) take the received octets as they are:
             // no intermediate copy of the body (at 100 KB, one of five copies per message).
             const std::string& content = check_auth ? original : *a.message;
-            const std::size_t header_size = header.size();
-            // One allocation of the final size (move-assigning the header would drop the
-            // reservation and reallocate for the content).
-            m.body.reserve(header.size() + content.size());
-            m.body.append(header);
-            m.body.append(content);
+            const std::size_t header_size = a.message_prefix ? a.message_prefix : header.size();
+            if (a.message_prefix && !check_auth) {
+                m.body = std::move(*a.message); // Received field and content, as stored
+                // A small message must not keep the reader's 128 KiB reserve while queued.
+                const std::size_t slack = m.body.capacity() - m.body.size();
+                if (slack > std::max<std::size_t>(16u << 10, m.body.size() / 2)) m.body.shrink_to_fit();
+            } else {
+                // One allocation of the final size (move-assigning the header would drop the
+                // reservation and reallocate for the content).
+                const std::string_view rest = std::string_view(content).substr(a.message_prefix);
+                m.body.reserve(header.size() + rest.size());
+                m.body.append(header);
+                m.body.append(rest);
+            }
             m.rcpts = targets;
             // Our trace fields never start a line with "."; the content's lines are as the
             // reader stored them (checked mail is left out: its fields were rewritten).

@@ -14,6 +14,10 @@
 #include <memory>
 #include <string>
 
+namespace cartero::smtp {
+struct envelope;
+}
+
 namespace cartero::inbound {
 
 namespace net = boost::asio;
@@ -38,6 +42,12 @@ private:
     net::awaitable<bool> handshake();
     void arm(std::chrono::seconds timeout);
     void disarm();
+    // Mail from the internet (port 25, untrusted, not authenticated): SPF, DKIM, DMARC and
+    // spam checks, which rewrite the header section.
+    bool checks_mail() const;
+    // Our Received field for a message of this session (the topmost trace field).
+    std::string received_field(const smtp::envelope& env, const std::string& by_host,
+                               const std::string& queue_id, std::int64_t when) const;
 
     net::ip::tcp::socket sock_;
     // Made at STARTTLS only: an ssl::stream zeroes two 17 KB record buffers and makes an SSL

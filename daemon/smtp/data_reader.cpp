@@ -9,18 +9,22 @@ namespace cartero::smtp {
 namespace {
 // Reserve at most this up front; beyond it std::string grows geometrically as octets arrive.
 constexpr std::size_t max_reserve = 4u << 20;
-constexpr std::size_t default_reserve = 64u << 10;
+// Without SIZE=: room for a 100 KB message without the copy of growing 64 KiB → 128 KiB.
+constexpr std::size_t default_reserve = 128u << 10;
 } // namespace
 
-void message_sink::begin(std::string* out, body_limits limits, std::size_t reserve_hint) {
+void message_sink::begin(std::string* out, body_limits limits, std::size_t reserve_hint,
+                         std::string_view prefix) {
     out_ = out;
     limits_ = limits;
+    limits_.max_message_size += prefix.size(); // the size checks count *out_ as a whole
     line_len_ = 0;
     cr_pending_ = false;
     verdict_ = body_verdict::ok;
     out_->clear();
     std::size_t hint = reserve_hint ? reserve_hint : default_reserve;
-    out_->reserve(std::min({hint + 2, max_reserve, limits.max_message_size + 2}));
+    out_->reserve(std::min({hint + 2, max_reserve, limits.max_message_size + 2}) + prefix.size());
+    out_->append(prefix);
 }
 
 void message_sink::refuse(body_verdict v) {
@@ -91,8 +95,9 @@ message_sink::scan_result message_sink::scan(const char* p, std::size_t n) {
     return {n, false};
 }
 
-void data_reader::begin(std::string* out, body_limits limits, std::size_t reserve_hint) {
-    sink_.begin(out, limits, reserve_hint);
+void data_reader::begin(std::string* out, body_limits limits, std::size_t reserve_hint,
+                        std::string_view prefix) {
+    sink_.begin(out, limits, reserve_hint, prefix);
     state_ = state::bol; // the first line starts right after the DATA line's CRLF
     dot_lines_ = false;
 }
@@ -143,8 +148,9 @@ std::size_t data_reader::feed(std::string_view in) {
     return i;
 }
 
-void bdat_reader::begin(std::string* out, body_limits limits, std::size_t reserve_hint) {
-    sink_.begin(out, limits, reserve_hint);
+void bdat_reader::begin(std::string* out, body_limits limits, std::size_t reserve_hint,
+                        std::string_view prefix) {
+    sink_.begin(out, limits, reserve_hint, prefix);
     remaining_ = 0;
     dot_lines_ = false;
 }

@@ -27,7 +27,9 @@ enum class body_verdict {
 class message_sink {
 public:
     // `reserve_hint` is capped (a client's SIZE= is a claim, not a reason to allocate 50 MB).
-    void begin(std::string* out, body_limits limits, std::size_t reserve_hint);
+    // `prefix` (the receiver's trace fields) starts *out; the limits apply to what follows.
+    void begin(std::string* out, body_limits limits, std::size_t reserve_hint,
+               std::string_view prefix = {});
     struct scan_result {
         std::size_t consumed;
         bool line_ended; // consumed ends with a CRLF
@@ -78,7 +80,8 @@ std::size_t message_sink::take_clean_lines(const char* p, std::size_t n, FirstOc
 // smuggling), a leading "." is removed from every line that has one (RFC 5321 §4.5.2).
 class data_reader {
 public:
-    void begin(std::string* out, body_limits limits, std::size_t reserve_hint);
+    void begin(std::string* out, body_limits limits, std::size_t reserve_hint,
+               std::string_view prefix = {});
     // Consumes octets; stops right after the end marker. Returns how many were used.
     std::size_t feed(std::string_view in);
     bool done() const { return state_ == state::done; }
@@ -98,7 +101,8 @@ private:
 // checks as DATA across chunk boundaries (a CR ending one chunk may meet its LF in the next).
 class bdat_reader {
 public:
-    void begin(std::string* out, body_limits limits, std::size_t reserve_hint);
+    void begin(std::string* out, body_limits limits, std::size_t reserve_hint,
+               std::string_view prefix = {});
     void start_chunk(std::size_t n) { remaining_ = n; }
     std::size_t feed(std::string_view in); // returns octets used (at most what the chunk lacks)
     bool chunk_done() const { return remaining_ == 0; }

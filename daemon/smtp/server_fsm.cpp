@@ -77,6 +77,7 @@ struct server_fsm::impl {
     bool bdat_tx_ = false; // BDAT chunks received in this transaction (RFC 3030 §3)
     envelope env_;
     std::string message_;
+    std::size_t prefix_len_ = 0; // of message_: server_settings::message_prefix
 
     // What a check_* / authenticate action is waiting for.
     std::string pending_helo_;
@@ -528,7 +529,9 @@ void server_fsm::impl::do_rcpt(const command_line& c) {
 }
 
 void server_fsm::impl::do_data() {
-    data_.begin(&message_, limits(), env_.declared_size.value_or(0));
+    const std::string prefix = s_.message_prefix ? s_.message_prefix(env_) : std::string();
+    prefix_len_ = prefix.size();
+    data_.begin(&message_, limits(), env_.declared_size.value_or(0), prefix);
     mode_ = mode::data;
     send("354 End data with <CR><LF>.<CR><LF>\r\n"); // 3xx: no enhanced code (RFC 3463 §3)
 }
@@ -541,6 +544,7 @@ void server_fsm::impl::finish_data(body_verdict v, bool dot_free) {
         a.env = &env_;
         a.message = &message_;
         a.message_dot_free = dot_free;
+        a.message_prefix = prefix_len_;
         out_.push_back(std::move(a));
         await_ = awaiting::deliver;
         return;
@@ -589,7 +593,9 @@ void server_fsm::impl::do_bdat(const command_line& c) {
     }
     if (!bdat_tx_) {
         bdat_tx_ = true;
-        bdat_.begin(&message_, limits(), env_.declared_size.value_or(0));
+        const std::string prefix = s_.message_prefix ? s_.message_prefix(env_) : std::string();
+        prefix_len_ = prefix.size();
+        bdat_.begin(&message_, limits(), env_.declared_size.value_or(0), prefix);
     }
     bdat_.start_chunk(n);
 }

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,6 +14,8 @@
 namespace cartero::smtp {
 
 // Static per-listener settings. Limits per ../shared/DESIGN.md "Limits that RFCs widen".
+struct envelope;
+
 struct server_settings {
     std::string hostname = "localhost";   // greeting, EHLO reply, Received header
     std::size_t max_command_line = 512;   // RFC 5321 §4.5.3.1.4 (incl. CRLF)
@@ -26,6 +29,10 @@ struct server_settings {
     bool tls_active = false;              // implicit TLS (smtps) — session starts inside TLS
     bool auth_available = true;           // advertise/accept AUTH (only once TLS is active)
     bool auth_required = false;           // submission/smtps: MAIL needs AUTH first (530 5.7.0)
+    // Called as a message starts (DATA, first BDAT): octets the message is stored behind, in
+    // the same buffer (the receiver's trace fields) — the session then needs no copy of the
+    // body to put them in front. Empty or unset: none.
+    std::function<std::string(const envelope&)> message_prefix;
 };
 
 enum class action_kind {
@@ -86,6 +93,8 @@ struct action {
     std::string* message = nullptr;         // deliver: the unstuffed message, CRLF lines;
                                             // the session may std::move from it
     bool message_dot_free = false;          // deliver: no line of *message starts with "."
+    std::size_t message_prefix = 0;         // deliver: *message starts with this many octets
+                                            // of server_settings::message_prefix
 };
 
 // Usage (one per connection):

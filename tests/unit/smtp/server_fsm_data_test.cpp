@@ -236,3 +236,47 @@ TEST_CASE("after STARTTLS and a new EHLO, AUTH is accepted", "[smtp][tls]") {
     REQUIRE(d.fsm.authenticated_user());
     CHECK(*d.fsm.authenticated_user() == "u");
 }
+
+TEST_CASE("message prefix: stored in front, outside the size limit, per transaction", "[smtp][data][limits]") {
+    server_settings s;
+    s.max_message_size = 100;
+    int calls = 0;
+    s.message_prefix = [&calls](const envelope& env) {
+        ++calls;
+        return "Received: for " + env.recipients.at(0).address() + " #" + std::to_string(calls) + "\r\n";
+    };
+    session_driver d(s);
+    d.send(start);
+    d.send("DATA\r\n");
+    CHECK(calls == 1);
+    std::string line(48, 'a');
+    d.send(line + "\r\n" + line + "\r\n"); // exactly the limit after the prefix: fine
+    CHECK(d.send(".\r\n") == std::vector<std::string>{"250 2.0.0 Queued"});
+    REQUIRE(d.messages.size() == 1);
+    const std::string first = "Received: for r@c.example #1\r\n";
+    CHECK(d.prefixes[0] == first.size());
+    CHECK(d.messages[0] == first + line + "\r\n" + line + "\r\n");
+    // One octet more than the limit is still too big: the prefix does not count, nor help.
+    d.send("MAIL FROM:<a@b.example>\r\nRCPT TO:<r@c.example>\r\nDATA\r\n");
+    d.send(line + "\r\n" + line + "\r\nx\r\n");
+    CHECK(d.send(".\r\n") == std::vector<std::string>{"552 5.3.4 Message too big"});
+    // BDAT: asked once per message, at its first chunk.
+    d.send("MAIL FROM:<a@b.example>\r\nRCPT TO:<r@c.example>\r\n");
+    d.send("BDAT 3\r\nab\r");
+    CHECK(d.send("BDAT 1 LAST\r\n\n") == std::vector<std::string>{"250 2.0.0 Queued"});
+    CHECK(calls == 3);
+    REQUIRE(d.messages.size() == 2);
+    CHECK(d.messages[1] == "Received: for r@c.example #3\r\nab\r\n");
+    CHECK(d.prefixes[1] == d.messages[1].size() - 4);
+}
+
+TEST_CASE("message prefix: none when the callback gives nothing", "[smtp][data]") {
+    server_settings s;
+    s.message_prefix = [](const envelope&) { return std::string(); };
+    session_driver d(s);
+    d.send(start);
+    d.send("DATA\r\nbody\r\n.\r\n");
+    REQUIRE(d.messages.size() == 1);
+    CHECK(d.messages[0] == "body\r\n");
+    CHECK(d.prefixes[0] == 0);
+}

@@ -17,6 +17,7 @@ struct session_driver {
     std::vector<std::string> replies;      // final line of every reply, without CRLF
     std::vector<action_kind> kinds;        // every action seen
     std::vector<std::string> messages;     // delivered messages
+    std::vector<std::size_t> prefixes;     // their action::message_prefix
     std::vector<envelope> envelopes;       // their envelopes
     std::vector<action> auths;             // authenticate actions
     std::vector<std::string> helos;        // check_helo names
@@ -86,6 +87,7 @@ struct session_driver {
             case action_kind::deliver:
                 messages.push_back(*a.message);
                 envelopes.push_back(*a.env);
+                prefixes.push_back(a.message_prefix);
                 fsm.deliver_result(deliver_reply);
                 break;
             case action_kind::close:
