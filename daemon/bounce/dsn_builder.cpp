@@ -16,7 +16,6 @@ namespace {
 constexpr std::size_t fold_at = 76;   // folded field lines aim here…
 constexpr std::size_t hard_max = 990; // …and never pass this (RFC 5322 §2.1.1: 998)
 
-bool has_8bit(std::string_view s) { return has_non_ascii(s); }
 
 std::string random_hex(std::size_t n) {
     static thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -128,7 +127,7 @@ std::string status_of(const dsn_recipient& r) {
 
 // Address type for Final-/Original-Recipient (RFC 3464 §2.3.2, RFC 6533 §3 "utf-8").
 std::string typed_address(std::string_view a) {
-    return (has_8bit(a) ? "utf-8; " : "rfc822; ") + std::string(a);
+    return (has_non_ascii(a) ? "utf-8; " : "rfc822; ") + std::string(a);
 }
 
 } // namespace
@@ -151,11 +150,11 @@ parsed<built_dsn> build_dsn(const dsn_request& req) {
 
     built_dsn out;
     bool all_delayed = true, all_success = true;
-    bool utf8 = has_8bit(req.envelope_sender);
+    bool utf8 = has_non_ascii(req.envelope_sender);
     for (const auto& r : req.recipients) {
         all_delayed = all_delayed && r.action == dsn_action::delayed;
         all_success = all_success && is_success(r.action);
-        utf8 = utf8 || has_8bit(r.final_recipient) || has_8bit(r.original_recipient);
+        utf8 = utf8 || has_non_ascii(r.final_recipient) || has_non_ascii(r.original_recipient);
     }
     out.needs_smtputf8 = utf8;
 
@@ -164,7 +163,7 @@ parsed<built_dsn> build_dsn(const dsn_request& req) {
     const bool full = req.dsn_ret != "HDRS" && req.original.size() <= req.full_limit;
     std::string original_part = full ? std::string(req.original) : std::string(orig_headers);
     if (!original_part.empty() && original_part.back() != '\n') original_part += "\r\n";
-    out.eight_bit = has_8bit(original_part) || utf8;
+    out.eight_bit = has_non_ascii(original_part) || utf8;
 
     // ---- 1. the human-readable part --------------------------------------------------
     std::string human;
@@ -258,8 +257,8 @@ parsed<built_dsn> build_dsn(const dsn_request& req) {
 
     m += "--" + boundary + "\r\n";
     m += "Content-Description: Notification\r\n";
-    m += std::string("Content-Type: text/plain; charset=") + (has_8bit(human) ? "utf-8" : "us-ascii") + "\r\n";
-    if (has_8bit(human)) m += "Content-Transfer-Encoding: 8bit\r\n";
+    m += std::string("Content-Type: text/plain; charset=") + (has_non_ascii(human) ? "utf-8" : "us-ascii") + "\r\n";
+    if (has_non_ascii(human)) m += "Content-Transfer-Encoding: 8bit\r\n";
     m += "\r\n" + human + "\r\n";
 
     m += "--" + boundary + "\r\n";
@@ -282,7 +281,7 @@ parsed<built_dsn> build_dsn(const dsn_request& req) {
         m += "Content-Type: text/rfc822-headers\r\n";
     }
     // RFC 2046 §5.2.1: message/rfc822 allows 7bit, 8bit or binary only.
-    if (has_8bit(original_part)) m += "Content-Transfer-Encoding: 8bit\r\n";
+    if (has_non_ascii(original_part)) m += "Content-Transfer-Encoding: 8bit\r\n";
     m += "\r\n" + original_part;
     m += "\r\n--" + boundary + "--\r\n";
     return result::success(std::move(out));

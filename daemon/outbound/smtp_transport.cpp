@@ -75,8 +75,6 @@ bool is_ip(const std::string& s) {
     return !ec;
 }
 
-bool needs_utf8(const std::string& s) { return has_non_ascii(s); }
-
 // Header section only: SMTPUTF8 is needed for UTF-8 in addresses or headers (RFC 6531 §3.2);
 // 8-bit octets anywhere need 8BITMIME (RFC 6152).
 void classify_body(const std::string& body, bool& utf8_headers, bool& eight_bit) {
@@ -155,11 +153,11 @@ net::awaitable<void> smtp_transport::run(delivery_job job,
             bool utf8_headers = false, eight_bit = false;
             classify_body(*t.body, utf8_headers, eight_bit);
             t.eight_bit = eight_bit;
-            t.needs_smtputf8 = utf8_headers || needs_utf8(t.mail_from);
+            t.needs_smtputf8 = utf8_headers || has_non_ascii(t.mail_from);
             for (auto idx : item.rcpts) {
                 const auto& r = item.msg->rcpts[idx];
                 t.rcpts.push_back({r.address, r.notify, r.orcpt});
-                t.needs_smtputf8 = t.needs_smtputf8 || needs_utf8(r.address);
+                t.needs_smtputf8 = t.needs_smtputf8 || has_non_ascii(r.address);
             }
             txs.push_back(std::move(t));
             reconnected.push_back(false);

@@ -58,8 +58,10 @@ std::optional<std::string> read_all(int fd, const std::filesystem::path& path, s
     return out;
 }
 
-// Removes every entry of the directory at fd (the reuse pool's leftovers of the last run).
-void empty_directory(int fd, const std::filesystem::path& path) {
+// The names in the directory at fd (path: for errors) that keep(name) accepts.
+template <class Keep>
+std::vector<std::string> directory_names(int fd, const std::filesystem::path& path, Keep keep) {
+    std::vector<std::string> out;
     int list_fd = ::openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (list_fd < 0) throw sys_failure("cannot open", path, errno);
     DIR* d = ::fdopendir(list_fd);
@@ -68,11 +70,15 @@ void empty_directory(int fd, const std::filesystem::path& path) {
         ::close(list_fd);
         throw sys_failure("cannot list", path, err);
     }
-    std::vector<std::string> names;
     while (const dirent* e = ::readdir(d))
-        if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0)
-            names.emplace_back(e->d_name);
+        if (keep(std::string_view(e->d_name))) out.emplace_back(e->d_name);
     ::closedir(d);
+    return out;
+}
+
+// Removes every entry of the directory at fd (the reuse pool's leftovers of the last run).
+void empty_directory(int fd, const std::filesystem::path& path) {
+    const auto names = directory_names(fd, path, [](std::string_view n) { return n != "." && n != ".."; });
     for (const auto& n : names)
         if (::unlinkat(fd, n.c_str(), 0) != 0 && errno != ENOENT)
             throw sys_failure("cannot remove", path / n, errno);
@@ -214,19 +220,7 @@ bool body_spool::remove(const std::string& id) const noexcept {
 }
 
 std::vector<std::string> body_spool::list() const {
-    std::vector<std::string> out;
-    int fd = ::openat(dir_fd_, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) throw sys_failure("cannot open", dir_, errno);
-    DIR* d = ::fdopendir(fd);
-    if (!d) {
-        int err = errno;
-        ::close(fd);
-        throw sys_failure("cannot list", dir_, err);
-    }
-    while (const dirent* e = ::readdir(d))
-        if (spool_name_ok(e->d_name)) out.emplace_back(e->d_name);
-    ::closedir(d);
-    return out;
+    return directory_names(dir_fd_, dir_, spool_name_ok); // "." and ".." are no queue ids
 }
 
 std::filesystem::path spool_dir_of(sqlite3* db) {

@@ -168,7 +168,6 @@ struct client_fsm::impl {
     void send(std::string_view line) {
         if (out_.empty() || out_.back().kind != client_action_kind::send ||
             !out_.back().borrowed.empty()) { // `out` goes before a borrowed body: never append
-
             client_action a;
             a.kind = client_action_kind::send;
             out_.push_back(std::move(a));

@@ -161,6 +161,16 @@ class SpoolTest(harness.CarteroTestCase):
                            what=f"spool/ empty after one more message (left: {spool_files(self.st)}; "
                                 f"queue.db: {self.st.queue_describe()})")
 
+    def relay_byte_identical(self, tag, data, body):
+        """Sends data to friend@remote.example; exactly one copy reaches the sink, with body."""
+        code, text = send(self.d, ["friend@remote.example"], data)
+        self.assertEqual(code, 250, text)
+        harness.wait_until(lambda: self.sink_copies(tag), 20, what=f"{tag} at the sink")
+        copies = self.sink_copies(tag)
+        self.assertEqual(len(copies), 1)
+        got = body_of(copies[0].data)
+        self.assertEqual(got, body, "body at the sink: " + describe_difference(got, body))
+
     def sink_copies(self, tag):
         key = f"<{tag}@spool.example>".encode()
         return [m for m in list(self.sink.messages) if key in m.data]
@@ -184,13 +194,7 @@ class SpoolTest(harness.CarteroTestCase):
         tag = f"big{time.time_ns()}"
         data, body = message(tag, "friend@remote.example", 200_000)
         self.assertGreater(data.count(b"\r\n.\r\n"), 100)
-        code, text = send(self.d, ["friend@remote.example"], data)
-        self.assertEqual(code, 250, text)
-        harness.wait_until(lambda: self.sink_copies(tag), 20, what=f"{tag} at the sink")
-        copies = self.sink_copies(tag)
-        self.assertEqual(len(copies), 1)
-        got = body_of(copies[0].data)
-        self.assertEqual(got, body, "body at the sink: " + describe_difference(got, body))
+        self.relay_byte_identical(tag, data, body)
         harness.wait_until(lambda: self.row(tag) is None, 10,
                            what=f"{tag}'s row deleted: {self.st.queue_describe()}")
         self.wait_spool_empty()
@@ -205,13 +209,7 @@ class SpoolTest(harness.CarteroTestCase):
         body += b"a line. with. dots.\r\n"
         data = data[:data.index(b"\r\n\r\n") + 4] + body
         self.assertNotIn(b"\n.", data)
-        code, text = send(self.d, ["friend@remote.example"], data)
-        self.assertEqual(code, 250, text)
-        harness.wait_until(lambda: self.sink_copies(tag), 20, what=f"{tag} at the sink")
-        copies = self.sink_copies(tag)
-        self.assertEqual(len(copies), 1)
-        got = body_of(copies[0].data)
-        self.assertEqual(got, body, "body at the sink: " + describe_difference(got, body))
+        self.relay_byte_identical(tag, data, body)
 
     def test_small_stays_in_queue_db_and_threshold(self):
         self.sink.rcpt_replies.update({f"{n}@remote.example": DEFER for n in ("small", "under", "over")})
