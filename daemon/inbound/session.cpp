@@ -570,7 +570,7 @@ net::awaitable<void> session::run() {
             // no intermediate copy of the body (at 100 KB, one of five copies per message).
             const std::string& content = check_auth ? original : *a.message;
             const std::size_t header_size = a.message_prefix ? a.message_prefix : header.size();
-            if (a.message_prefix && !check_auth) {
+            if (a.message_prefix) { // only unchecked mail has one (the fsm's message_prefix)
                 m.body = std::move(*a.message); // Received field and content, as stored
                 // A small message must not keep the reader's 128 KiB reserve while queued.
                 const std::size_t slack = m.body.capacity() - m.body.size();
@@ -578,10 +578,9 @@ net::awaitable<void> session::run() {
             } else {
                 // One allocation of the final size (move-assigning the header would drop the
                 // reservation and reallocate for the content).
-                const std::string_view rest = std::string_view(content).substr(a.message_prefix);
-                m.body.reserve(header.size() + rest.size());
+                m.body.reserve(header.size() + content.size());
                 m.body.append(header);
-                m.body.append(rest);
+                m.body.append(content);
             }
             m.rcpts = targets;
             // Our trace fields never start a line with "."; the content's lines are as the

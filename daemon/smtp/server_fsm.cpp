@@ -167,6 +167,12 @@ struct server_fsm::impl {
     void on_auth_line(std::string_view line);
     void on_sasl(sasl_step st);
     void finish_data(body_verdict v, bool dot_free = false);
+    // What a message starting now is stored behind (server_settings::message_prefix).
+    std::string message_prefix() {
+        std::string p = s_.message_prefix ? s_.message_prefix(env_) : std::string();
+        prefix_len_ = p.size();
+        return p;
+    }
     void finish_chunk();
     void sequence_error(verb v);
 
@@ -529,9 +535,7 @@ void server_fsm::impl::do_rcpt(const command_line& c) {
 }
 
 void server_fsm::impl::do_data() {
-    const std::string prefix = s_.message_prefix ? s_.message_prefix(env_) : std::string();
-    prefix_len_ = prefix.size();
-    data_.begin(&message_, limits(), env_.declared_size.value_or(0), prefix);
+    data_.begin(&message_, limits(), env_.declared_size.value_or(0), message_prefix());
     mode_ = mode::data;
     send("354 End data with <CR><LF>.<CR><LF>\r\n"); // 3xx: no enhanced code (RFC 3463 §3)
 }
@@ -593,9 +597,7 @@ void server_fsm::impl::do_bdat(const command_line& c) {
     }
     if (!bdat_tx_) {
         bdat_tx_ = true;
-        const std::string prefix = s_.message_prefix ? s_.message_prefix(env_) : std::string();
-        prefix_len_ = prefix.size();
-        bdat_.begin(&message_, limits(), env_.declared_size.value_or(0), prefix);
+        bdat_.begin(&message_, limits(), env_.declared_size.value_or(0), message_prefix());
     }
     bdat_.start_chunk(n);
 }
