@@ -37,9 +37,15 @@ void message_sink::bare() { refuse(body_verdict::bare_cr_lf); }
 
 void message_sink::content(const char* p, std::size_t n) {
     if (n == 0 || verdict_ != body_verdict::ok) return;
+    // The limit these octets cross first, as if they came one at a time (the line limit on a
+    // tie): the verdict must not depend on how the client's octets were split into reads.
+    const std::size_t line_used = line_len_ + 2, size_used = out_->size();
+    const std::size_t line_room = limits_.max_text_line > line_used ? limits_.max_text_line - line_used : 0;
+    const std::size_t size_room =
+        limits_.max_message_size > size_used ? limits_.max_message_size - size_used : 0;
+    if (n > line_room || n > size_room)
+        return refuse(line_room <= size_room ? body_verdict::line_too_long : body_verdict::too_big);
     line_len_ += n;
-    if (line_len_ + 2 > limits_.max_text_line) return refuse(body_verdict::line_too_long);
-    if (out_->size() + n > limits_.max_message_size) return refuse(body_verdict::too_big);
     out_->append(p, n);
 }
 

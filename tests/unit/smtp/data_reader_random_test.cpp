@@ -93,6 +93,29 @@ std::string random_body(std::mt19937& rng) {
     return s;
 }
 
+// Long lines that are mostly clean, with a few defects (bare CR or LF, dot lines, end markers)
+// anywhere, under limits that long lines reach: a line over the limit that also crosses the
+// size limit must get the same verdict however the octets were split.
+std::string random_long_body(std::mt19937& rng) {
+    std::uniform_int_distribution<int> line_len(0, 150), lines(0, 30), pct(0, 99);
+    static const char* defects[] = {"\r", "\n", ".", "\r\n.\r\n", "\r\n..", "\n\r"};
+    std::string s;
+    for (int l = lines(rng); l > 0; --l) {
+        if (pct(rng) < 5) s += '.';
+        for (int i = line_len(rng); i > 0; --i) s += static_cast<char>('a' + i % 26);
+        s += "\r\n";
+        if (pct(rng) < 4) s += defects[rng() % 6];
+    }
+    return s + ".\r\n";
+}
+
+body_limits random_long_limits(std::mt19937& rng) {
+    body_limits limits;
+    limits.max_text_line = 40 + rng() % 160;
+    limits.max_message_size = 200 + rng() % 6000;
+    return limits;
+}
+
 std::vector<std::size_t> random_chunks(std::mt19937& rng) {
     std::uniform_int_distribution<std::size_t> size(1, 50), count(1, 8);
     std::vector<std::size_t> c(count(rng));
@@ -103,11 +126,11 @@ std::vector<std::size_t> random_chunks(std::mt19937& rng) {
 } // namespace
 
 // One octet at a time is the reference; whole-buffer and random-chunk feeding must agree.
-template <class Read> void compare_with_octet_reading(std::uint32_t seed, Read read) {
+template <class Read> void compare_with_octet_reading(std::uint32_t seed, Read read, bool long_lines = false) {
     std::mt19937 rng(seed);
     for (int round = 0; round < 3000; ++round) {
-        const std::string in = random_body(rng);
-        const body_limits limits = random_limits(rng);
+        const std::string in = long_lines ? random_long_body(rng) : random_body(rng);
+        const body_limits limits = long_lines ? random_long_limits(rng) : random_limits(rng);
         const auto ref = read(in, {1}, limits);
         INFO("round " << round << " input " << in.size() << " octets");
         CHECK(read(in, {in.size() + 1}, limits) == ref);
@@ -122,6 +145,14 @@ TEST_CASE("data_reader: clean-line fast path matches the octet-at-a-time reader"
 
 TEST_CASE("bdat_reader: clean-line fast path matches the octet-at-a-time reader") {
     compare_with_octet_reading(3030, read_bdat);
+}
+
+TEST_CASE("data_reader: long lines, both limits: the octet-at-a-time reader's verdict") {
+    compare_with_octet_reading(6464, read_data, true);
+}
+
+TEST_CASE("bdat_reader: long lines, both limits: the octet-at-a-time reader's verdict") {
+    compare_with_octet_reading(646464, read_bdat, true);
 }
 
 TEST_CASE("readers: dot_free for a message without leading dots, not after one") {
