@@ -466,6 +466,14 @@ private:
                 });
                 if (stopping_ && in_.empty() && marks_.empty() && joined_.empty() && tasks_.empty())
                     return;
+                // Only results: let the next enqueue carry them (store_settings::results_delay).
+                // Under load one arrives within a millisecond; a quiet server writes them a few
+                // milliseconds later than it would have, which no one waits for.
+                if (in_.empty() && !ready_task() && !stopping_ && settings_.results_delay.count() > 0)
+                    cv_.wait_for(lk, settings_.results_delay, [&] {
+                        return stopping_ || !in_.empty() || ready_task() ||
+                               marks_.size() + joined_.size() >= settings_.results_alone_max;
+                    });
                 const std::size_t n = std::min(in_.size(), settings_.max_batch);
                 for (std::size_t i = 0; i < n; ++i) {
                     batch.push_back(std::move(in_.front()));
