@@ -2,6 +2,8 @@
 // connect (bound to the source IP), then the client state machine over plain TCP or TLS.
 #include "daemon/outbound/smtp_transport.hpp"
 
+#include "daemon/outbound/io_deadline.hpp"
+
 #include "core/log.hpp"
 #include "core/octets.hpp"
 
@@ -297,6 +299,12 @@ net::awaitable<void> smtp_transport::run(delivery_job job,
             for (auto i : pending) c.add_transaction(txs[i]);
             if (!job.refill) c.no_more_transactions(); // else: asked for more when idle
             net::ssl::stream<tcp::socket> stream(std::move(sock), tls_);
+            // Bounds every read and write below; on expiry the socket is cancelled, so the
+            // operation ends and expired() tells why.
+            io_deadline deadline(ex_, [&stream] {
+                boost::system::error_code ignored;
+                stream.next_layer().cancel(ignored);
+            });
             bool tls = false;
             std::string out, tls_desc;
             std::vector<std::size_t> still_pending;
@@ -314,18 +322,13 @@ net::awaitable<void> smtp_transport::run(delivery_job job,
                 if (out.empty() && borrowed.empty() && after.empty()) co_return true;
                 const std::array<net::const_buffer, 3> bufs{net::buffer(out), net::buffer(borrowed),
                                                             net::buffer(after)};
-                net::steady_timer t(ex_, io_timer(c.current_timeout()));
-                bool ok = false;
-                if (tls) {
-                    auto r = co_await (net::async_write(stream, bufs, nothrow) || t.async_wait(nothrow));
-                    ok = r.index() == 0 && !std::get<0>(std::get<0>(r));
-                } else {
-                    auto r = co_await (net::async_write(stream.next_layer(), bufs, nothrow) ||
-                                       t.async_wait(nothrow));
-                    ok = r.index() == 0 && !std::get<0>(std::get<0>(r));
-                }
+                deadline.start(io_timer(c.current_timeout()));
+                boost::system::error_code wec;
+                if (tls) std::tie(wec, std::ignore) = co_await net::async_write(stream, bufs, nothrow);
+                else std::tie(wec, std::ignore) = co_await net::async_write(stream.next_layer(), bufs, nothrow);
+                deadline.stop();
                 out.clear();
-                co_return ok;
+                co_return !wec && !deadline.expired();
             };
 
             for (bool running = true; running;) {
@@ -344,21 +347,13 @@ net::awaitable<void> smtp_transport::run(delivery_job job,
                         c.eof();
                         break;
                     }
-                    net::steady_timer t(ex_, io_timer(c.current_timeout()));
+                    deadline.start(io_timer(c.current_timeout()));
                     std::size_t n = 0;
-                    bool timed_out = false, failed = false;
-                    if (tls) {
-                        auto r = co_await (stream.async_read_some(net::buffer(buf), nothrow) || t.async_wait(nothrow));
-                        if (r.index() == 1) timed_out = true;
-                        else std::tie(ec, n) = std::get<0>(r), failed = ec && n == 0;
-                    } else {
-                        auto r = co_await (stream.next_layer().async_read_some(net::buffer(buf), nothrow) ||
-                                           t.async_wait(nothrow));
-                        if (r.index() == 1) timed_out = true;
-                        else std::tie(ec, n) = std::get<0>(r), failed = ec && n == 0;
-                    }
-                    if (timed_out) c.timed_out();
-                    else if (failed) c.eof();
+                    if (tls) std::tie(ec, n) = co_await stream.async_read_some(net::buffer(buf), nothrow);
+                    else std::tie(ec, n) = co_await stream.next_layer().async_read_some(net::buffer(buf), nothrow);
+                    deadline.stop();
+                    if (deadline.expired()) c.timed_out();
+                    else if (ec && n == 0) c.eof();
                     else c.feed(std::string_view(buf, n));
                     break;
                 }
