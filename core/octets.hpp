@@ -6,20 +6,33 @@
 #include <cstring>
 #include <string_view>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace cartero {
 
-// The index of the first octet ≥ 0x80 in s, or npos. Tests 32 octets per step (four 64-bit
-// words OR'ed, one branch): a 100 KB body takes ~3k steps instead of 100k compare-and-branch
-// (the octet loop it replaced was 4 % of carterod's CPU at 100 KB, perf).
+// The index of the first octet ≥ 0x80 in s, or npos. Tests 64 octets per step (SSE2, part of
+// every x86-64: four 16-octet loads OR'ed, one movemask of their high bits, one branch), or 32
+// with 64-bit words elsewhere: a 100 KB body takes ~1.6k steps instead of 100k
+// compare-and-branch (the octet loop it replaced was 4 % of carterod's CPU at 100 KB, perf).
 inline std::size_t first_non_ascii(std::string_view s) {
-    constexpr std::uint64_t high = 0x8080808080808080ull;
     const char* p = s.data();
     const std::size_t n = s.size();
     std::size_t i = 0;
+#if defined(__SSE2__)
+    for (; i + 64 <= n; i += 64) {
+        const auto* v = reinterpret_cast<const __m128i*>(p + i);
+        const __m128i any = _mm_or_si128(_mm_or_si128(_mm_loadu_si128(v), _mm_loadu_si128(v + 1)),
+                                         _mm_or_si128(_mm_loadu_si128(v + 2), _mm_loadu_si128(v + 3)));
+        if (_mm_movemask_epi8(any) != 0) break; // the octet loop below finds which
+    }
+#endif
+    constexpr std::uint64_t high = 0x8080808080808080ull;
     for (; i + 32 <= n; i += 32) {
         std::uint64_t w[4];
         std::memcpy(w, p + i, sizeof w);
-        if ((w[0] | w[1] | w[2] | w[3]) & high) break; // the octet loop below finds which
+        if ((w[0] | w[1] | w[2] | w[3]) & high) break;
     }
     for (; i < n; ++i)
         if (static_cast<unsigned char>(p[i]) >= 0x80) return i;
