@@ -39,6 +39,26 @@ inline std::size_t first_non_ascii(std::string_view s) {
     return std::string_view::npos;
 }
 
+// The index of the first CR or LF in s, or s.size(). 16 octets per step with SSE2 (two
+// compares, one movemask): the DATA reader's per-line scan, one pass instead of a memchr for
+// the CR and a second one checking that no bare LF came before it.
+inline std::size_t first_cr_or_lf(std::string_view s) {
+    const char* p = s.data();
+    const std::size_t n = s.size();
+    std::size_t i = 0;
+#if defined(__SSE2__)
+    const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
+    for (; i + 16 <= n; i += 16) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+        const int m = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf)));
+        if (m != 0) return i + static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(m)));
+    }
+#endif
+    for (; i < n; ++i)
+        if (p[i] == '\r' || p[i] == '\n') return i;
+    return n;
+}
+
 inline bool has_non_ascii(std::string_view s) { return first_non_ascii(s) != std::string_view::npos; }
 
 } // namespace cartero

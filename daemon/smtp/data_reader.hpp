@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/octets.hpp"
+
 namespace cartero::smtp {
 
 struct body_limits {
@@ -64,11 +66,11 @@ std::size_t message_sink::take_clean_lines(const char* p, std::size_t n, FirstOc
     if (verdict_ != body_verdict::ok || cr_pending_ || line_len_ != 0) return 0;
     std::size_t pos = 0;
     while (pos < n && keep(p[pos])) {
-        const auto* cr = static_cast<const char*>(std::memchr(p + pos, '\r', n - pos));
-        if (!cr || cr + 1 == p + n || cr[1] != '\n') break; // incomplete, or a bare CR
-        const std::size_t len = static_cast<std::size_t>(cr - (p + pos));
+        // The line ends at its first CR or LF: it must be a CR, followed by a LF.
+        const std::size_t len = first_cr_or_lf(std::string_view(p + pos, n - pos));
+        if (pos + len + 1 >= n) break; // incomplete (no CR, or a CR as the last octet)
+        if (p[pos + len] != '\r' || p[pos + len + 1] != '\n') break; // a bare LF or CR
         if (len + 2 > limits_.max_text_line) break;
-        if (std::memchr(p + pos, '\n', len)) break; // a bare LF
         pos += len + 2;
     }
     if (pos == 0 || out_->size() + pos > limits_.max_message_size) return 0;

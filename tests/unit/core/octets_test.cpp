@@ -40,3 +40,26 @@ TEST_CASE("octets: first_non_ascii finds the first octet >= 0x80 wherever it is"
         CHECK(cartero::first_non_ascii(std::string_view(big).substr(off)) == 3001 - off);
     CHECK(cartero::first_non_ascii(std::string_view(big).substr(0, 3001)) == std::string_view::npos);
 }
+
+TEST_CASE("octets: first_cr_or_lf finds the first CR or LF wherever it is", "[octets]") {
+    const auto reference_crlf = [](std::string_view s) {
+        for (std::size_t i = 0; i < s.size(); ++i)
+            if (s[i] == '\r' || s[i] == '\n') return i;
+        return s.size();
+    };
+    for (std::size_t n = 0; n <= 70; ++n) {
+        std::string s(n, 'a');
+        // Octets next to CR (0x0d) and LF (0x0a) must never count.
+        for (std::size_t i = 0; i < n; i += 2) s[i] = i % 4 ? '\x0c' : '\x0e';
+        CHECK(cartero::first_cr_or_lf(s) == n);
+        for (std::size_t pos = 0; pos < n; ++pos) {
+            for (char c : {'\r', '\n'}) {
+                std::string t = s;
+                t[pos] = c;
+                if (pos + 3 < n) t[pos + 3] = '\r'; // a later one must not win
+                REQUIRE(cartero::first_cr_or_lf(t) == pos);
+                REQUIRE(cartero::first_cr_or_lf(t) == reference_crlf(t));
+            }
+        }
+    }
+}
