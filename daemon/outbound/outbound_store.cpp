@@ -138,6 +138,13 @@ constexpr const char* drop_finished_sql =
     "DELETE FROM messages WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM recipients "
     "WHERE message_id = ?1 AND NOT (state = 'delivered' OR (state = 'failed' AND dsn_sent = 1)))";
 
+// A message whose only outcome in a batch is its one remaining recipient delivered goes at
+// once (cascading to its recipient rows), without first updating that recipient's row and its
+// index entries only to delete them in the same transaction: ?2 is that recipient's row.
+constexpr const char* drop_delivered_sql =
+    "DELETE FROM messages WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM recipients "
+    "WHERE message_id = ?1 AND id != ?2 AND NOT (state = 'delivered' OR (state = 'failed' AND dsn_sent = 1)))";
+
 void drop_finished(sqlite3* db, const std::string& id) {
     stmt del(db, drop_finished_sql);
     del.text(1, id).run();
@@ -377,10 +384,29 @@ void outbound_store::write_records(sqlite3* db, const std::vector<recipient_outc
             auto log = cached(db, record_log_sql);
             auto bnc = cached(db, record_bounce_sql);
             auto sup = cached(db, record_suppress_sql);
+            auto drop_delivered = cached(db, drop_delivered_sql);
             const auto now = unix_now();
-            std::map<std::string, bool> touched;
+            std::map<std::string, bool> touched; // message id → still to check for dropping
+            std::map<std::string, int> outcomes_per_message;
+            for (const auto& o : copy) ++outcomes_per_message[o.attempt.message_id];
             for (const auto& o : copy) {
                 const auto& a = o.attempt;
+                if (o.kind == outcome_kind::delivered && outcomes_per_message[a.message_id] == 1) {
+                    log.integer(1, now).text(2, a.message_id).text(3, a.recipient).text(4, "delivered")
+                        .text(5, a.answer.summary()).text(6, a.dest_host).text(7, a.dest_ip)
+                        .text(8, a.source_ip).text(9, a.tls).text(10, "").run();
+                    drop_delivered.text(1, a.message_id).integer(2, a.row_id).run();
+                    if (sqlite3_changes(db) > 0) {
+                        touched.emplace(a.message_id, false); // gone, with its recipient rows
+                        continue;
+                    }
+                    // Other recipients are still to go: record this one as usual (its log row
+                    // is written; the update below must not write a second one).
+                    upd.integer(1, a.row_id).text(2, "delivered").integer(3, o.attempts).integer(4, 0)
+                        .text(5, a.answer.summary()).text(6, "").integer(7, 0).integer(8, now).run();
+                    touched.emplace(a.message_id, true);
+                    continue;
+                }
                 const std::string reply_text = a.answer.summary();
                 std::string state = "delivered", result = "delivered", cls;
                 if (o.kind == outcome_kind::deferred) {
@@ -414,7 +440,8 @@ void outbound_store::write_records(sqlite3* db, const std::vector<recipient_outc
                 touched[a.message_id] = true;
             }
             auto del = cached(db, drop_finished_sql);
-            for (const auto& [id, _] : touched) del.text(1, id).run();
+            for (const auto& [id, check] : touched)
+                if (check) del.text(1, id).run();
         } catch (const std::exception& e) {
             log::error("outbound_record_failed", {{"error", e.what()}});
             throw;
