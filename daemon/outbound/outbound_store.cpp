@@ -400,8 +400,8 @@ void outbound_store::write_records(sqlite3* db, const std::vector<recipient_outc
                         touched.emplace(a.message_id, false); // gone, with its recipient rows
                         continue;
                     }
-                    // Other recipients are still to go: record this one as usual (its log row
-                    // is written; the update below must not write a second one).
+                    // Other recipients are still to go: update its row as the general path
+                    // below would (its delivery_log row is already written).
                     upd.integer(1, a.row_id).text(2, "delivered").integer(3, o.attempts).integer(4, 0)
                         .text(5, a.answer.summary()).text(6, "").integer(7, 0).integer(8, now).run();
                     touched.emplace(a.message_id, true);
