@@ -16,7 +16,6 @@ namespace {
 constexpr std::size_t fold_at = 76;   // folded field lines aim here…
 constexpr std::size_t hard_max = 990; // …and never pass this (RFC 5322 §2.1.1: 998)
 
-
 std::string random_hex(std::size_t n) {
     static thread_local std::mt19937_64 rng{std::random_device{}()};
     static constexpr char hex[] = "0123456789abcdef";

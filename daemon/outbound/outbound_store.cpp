@@ -391,22 +391,6 @@ void outbound_store::write_records(sqlite3* db, const std::vector<recipient_outc
             for (const auto& o : copy) ++outcomes_per_message[o.attempt.message_id];
             for (const auto& o : copy) {
                 const auto& a = o.attempt;
-                if (o.kind == outcome_kind::delivered && outcomes_per_message[a.message_id] == 1) {
-                    log.integer(1, now).text(2, a.message_id).text(3, a.recipient).text(4, "delivered")
-                        .text(5, a.answer.summary()).text(6, a.dest_host).text(7, a.dest_ip)
-                        .text(8, a.source_ip).text(9, a.tls).text(10, "").run();
-                    drop_delivered.text(1, a.message_id).integer(2, a.row_id).run();
-                    if (sqlite3_changes(db) > 0) {
-                        touched.emplace(a.message_id, false); // gone, with its recipient rows
-                        continue;
-                    }
-                    // Other recipients are still to go: update its row as the general path
-                    // below would (its delivery_log row is already written).
-                    upd.integer(1, a.row_id).text(2, "delivered").integer(3, o.attempts).integer(4, 0)
-                        .text(5, a.answer.summary()).text(6, "").integer(7, 0).integer(8, now).run();
-                    touched.emplace(a.message_id, true);
-                    continue;
-                }
                 const std::string reply_text = a.answer.summary();
                 std::string state = "delivered", result = "delivered", cls;
                 if (o.kind == outcome_kind::deferred) {
@@ -429,14 +413,23 @@ void outbound_store::write_records(sqlite3* db, const std::vector<recipient_outc
                             sup.text(1, a.recipient).text(2, reply_text).text(3, a.message_id).integer(4, now).run();
                     }
                 }
+                log.integer(1, now).text(2, a.message_id).text(3, a.recipient).text(4, result)
+                    .text(5, reply_text).text(6, a.dest_host).text(7, a.dest_ip).text(8, a.source_ip)
+                    .text(9, a.tls).text(10, cls).run();
+                // Its one remaining recipient delivered: the message goes at once (cascade),
+                // without updating that row and its index entries only to delete them.
+                if (o.kind == outcome_kind::delivered && outcomes_per_message[a.message_id] == 1) {
+                    drop_delivered.text(1, a.message_id).integer(2, a.row_id).run();
+                    if (sqlite3_changes(db) > 0) {
+                        touched[a.message_id] = false; // gone, with its recipient rows
+                        continue;
+                    }
+                }
                 upd.integer(1, a.row_id).text(2, state).integer(3, o.attempts)
                     .integer(4, o.kind == outcome_kind::deferred ? o.next_attempt_at : 0)
                     .text(5, reply_text).text(6, cls)
                     .integer(7, o.kind == outcome_kind::failed ? 1 : 0)
                     .integer(8, now).run();
-                log.integer(1, now).text(2, a.message_id).text(3, a.recipient).text(4, result)
-                    .text(5, reply_text).text(6, a.dest_host).text(7, a.dest_ip).text(8, a.source_ip)
-                    .text(9, a.tls).text(10, cls).run();
                 touched[a.message_id] = true;
             }
             auto del = cached(db, drop_finished_sql);
