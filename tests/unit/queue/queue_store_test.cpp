@@ -274,3 +274,52 @@ TEST_CASE("marks: delivered deletes the message, deferred keeps it, both are log
     s->flush();
     CHECK(query_int(db, "SELECT count(*) FROM delivery_log") == 4);
 }
+
+TEST_CASE("results wait for the next enqueue, within results_delay and results_alone_max", "[queue_store]") {
+    temp_dir dir;
+    const auto db = dir.path / "queue.db";
+    queue::store_settings settings{db};
+    settings.results_delay = std::chrono::seconds(30); // longer than this test: only an enqueue,
+                                                       // a flush or the count lets them go
+    settings.results_alone_max = 3;
+    auto s = queue::store::open(settings);
+    std::vector<std::int64_t> rows;
+    std::mutex mu;
+    s->set_on_committed([&](auto, std::vector<std::int64_t> r) {
+        std::lock_guard lk(mu);
+        rows.push_back(r.at(0));
+    });
+    for (int i = 0; i < 6; ++i) REQUIRE_FALSE(enqueue_wait(*s, make_message(i)));
+    s->flush();
+    const auto rows_copy = [&] {
+        std::lock_guard lk(mu);
+        return rows;
+    }();
+    REQUIRE(rows_copy.size() == 6);
+    const auto left = [&] { return query_int(db, "SELECT count(*) FROM messages"); };
+
+    // A lone result waits (no client waits for it)…
+    s->mark_delivered({rows_copy[0]});
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    CHECK(left() == 6);
+    // …and rides in the next enqueue's transaction: committed when that 250 would be sent.
+    REQUIRE_FALSE(enqueue_wait(*s, make_message(10)));
+    CHECK(left() == 6); // one message gone, one added
+
+    // Enough results pending go on their own, without an enqueue or a flush.
+    s->mark_delivered({rows_copy[1]});
+    s->mark_delivered({rows_copy[2]});
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    CHECK(left() == 6); // two pending, fewer than results_alone_max
+    s->mark_delivered({rows_copy[3], rows_copy[4], rows_copy[5]}); // five pending: all go
+    for (int i = 0; i < 100 && left() != 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    CHECK(left() == 1); // message 10
+
+    // flush() does not wait out the delay either.
+    const auto row10 = query_int(db, "SELECT id FROM recipients WHERE state = 'queued'");
+    s->mark_deferred(row10, "451 4.3.0 later", 1700000300);
+    const auto t0 = std::chrono::steady_clock::now();
+    s->flush();
+    CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
+    CHECK(query_int(db, "SELECT count(*) FROM recipients WHERE state = 'deferred'") == 1);
+}
